@@ -25,7 +25,7 @@ pub enum CliError {
     BadInput(String),
     /// The environment (engine, images, stack) failed.
     #[error(transparent)]
-    Other(#[from] anyhow::Error),
+    Environment(anyhow::Error),
 }
 
 /// Installs the tracing subscriber (stderr, `STACKDRILL_LOG` or `RUST_LOG` filter).

@@ -19,4 +19,5 @@ pub mod scenario;
 pub mod score;
 pub mod secrets;
 pub mod stack;
+pub mod tls;
 pub mod workload;

@@ -54,7 +54,11 @@ pub fn main() -> ExitCode {
         Command::Down(a) => stack::down(a),
     };
     ExitCode::from(code.unwrap_or_else(|e| {
-        eprintln!("{:?}", miette::Report::new(e));
-        exit::BAD_INPUT
+        let code = match e {
+            crate::errors::CliError::BadInput(_) => exit::BAD_INPUT,
+            crate::errors::CliError::Environment(_) => exit::ENVIRONMENT,
+        };
+        eprintln!("{}", crate::secrets::Redactor::global().redact(&format!("{:?}", miette::Report::new(e))));
+        code
     }))
 }

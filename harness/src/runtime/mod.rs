@@ -1,1 +1,11 @@
-//! (stack, in progress)
+//! Bringing containers up and down: [`Engine`] (the Docker engine connection, image checks,
+//! orphan sweeps) and [`Service`] (one running container with its log file, readiness wait, kill,
+//! pause and restart). Decides nothing about when faults happen and judges nothing.
+
+mod engine;
+mod service;
+mod stack;
+
+pub use engine::{Engine, EngineError, LABEL_RUN, OrphanSweep};
+pub use service::{Service, ServiceError, ServiceSpec};
+pub use stack::{KV_MOUNT, RunningStack, StackError, wait_for};

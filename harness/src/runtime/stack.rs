@@ -1,0 +1,829 @@
+//! [`RunningStack`]: brings a [`StackConfig`] up in dependency order, bootstraps it (Vault init,
+//! unseal, secrets, policies; Cassandra roles), and tears it down.
+//!
+//! Start order: Vault (TLS, raft storage, KV v2, an audit device) → Cassandra node(s) (client TLS,
+//! PasswordAuthenticator, audit log) → roles from Vault's secrets → JanusGraph (its config rendered
+//! from Vault inside its container) → Alertmanager → Prometheus. JVMs start one at a time: the
+//! machines have two cores. Readiness is a log line followed by a real protocol request.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use scylla::client::session::Session;
+
+use super::{Engine, Service, ServiceError, ServiceSpec};
+use crate::images::ImageSet;
+use crate::pki::{PkiError, RunPki, Validity};
+use crate::secrets::{Secret, VaultClient, VaultError};
+use crate::stack::{Component, Ports, RenderError, StackConfig, render};
+use crate::workload::cql::{self, CqlConnectError};
+use crate::workload::gremlin::{GremlinClient, GremlinError, GremlinOptions};
+
+/// The KV v2 mount holding the stack's secrets.
+pub const KV_MOUNT: &str = "secret";
+/// Cassandra's role for JanusGraph.
+pub const JANUSGRAPH_CQL_ROLE: &str = "janusgraph";
+/// The Gremlin user JanusGraph's authenticator creates.
+pub const GREMLIN_USER: &str = "banking_app";
+/// The Cassandra superuser the harness creates (the default `cassandra` role is disabled).
+pub const HCD_ADMIN_ROLE: &str = "stackdrill_admin";
+
+/// A failure to bring the stack up or operate it.
+#[derive(Debug, thiserror::Error)]
+pub enum StackError {
+    /// A component's container failed.
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+    /// Vault refused or failed.
+    #[error("the Vault bootstrap failed")]
+    Vault(#[source] VaultError),
+    /// TLS material could not be made.
+    #[error(transparent)]
+    Pki(#[from] PkiError),
+    /// A template is wrong.
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    /// CQL bootstrap failed.
+    #[error("{what}")]
+    Cql {
+        what: String,
+        #[source]
+        source: anyhow::Error,
+    },
+    /// Gremlin check failed.
+    #[error("{component} started but did not answer a Gremlin request")]
+    Gremlin {
+        component: String,
+        #[source]
+        source: GremlinError,
+    },
+    /// A readiness probe never passed.
+    #[error("{component} started but its {probe} never succeeded within {waited:?}: {last}")]
+    Probe {
+        component: String,
+        probe: &'static str,
+        waited: Duration,
+        last: String,
+    },
+    /// Files of the run could not be written.
+    #[error("failed to write {path}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// An image is missing or unbuildable.
+    #[error(transparent)]
+    Image(#[from] crate::images::ImageError),
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StackError + '_ {
+    move |source| StackError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Secrets the harness holds for the run (all also stored in Vault).
+#[derive(Debug)]
+struct RunSecrets {
+    root_token: Secret,
+    unseal_key: Secret,
+    keystore_password: Secret,
+    hcd_admin_password: Secret,
+    janusgraph_cql_password: Secret,
+    gremlin_password: Secret,
+}
+
+/// A stack that is up.
+#[derive(Debug)]
+pub struct RunningStack {
+    /// What was asked for.
+    pub config: StackConfig,
+    /// The chosen ports.
+    pub ports: Ports,
+    /// The run CA (PEM).
+    pub ca_pem: String,
+    /// Start-up time of each component, create to ready, in start order.
+    pub startup: Vec<(String, Duration)>,
+    /// The whole `up`, first container to last readiness.
+    pub total_startup: Duration,
+    engine: Engine,
+    images: ImageSet,
+    pki: RunPki,
+    vault: VaultClient,
+    secrets: RunSecrets,
+    services: BTreeMap<String, Service>,
+}
+
+/// Text progress during `up`.
+pub type Progress<'a> = &'a mut (dyn FnMut(&str) + Send);
+
+impl RunningStack {
+    /// Brings the stack up. On any error, every container already started is removed before the
+    /// error returns (dropping a [`Service`] removes its container).
+    pub async fn up(
+        engine: &Engine,
+        images: &ImageSet,
+        config: StackConfig,
+        progress: Progress<'_>,
+    ) -> Result<Self, StackError> {
+        let t0 = Instant::now();
+        let components = config.components();
+        let needed: Vec<_> = components.iter().map(|c| c.image()).collect();
+        images.require(engine, &needed).await?;
+        fs::create_dir_all(&config.run_dir).map_err(io_err(&config.run_dir))?;
+        let ports = Ports::allocate(config.hcd_nodes).map_err(io_err(&config.run_dir))?;
+        let pki = RunPki::new(&config.run_id)?;
+        let keystore_password = Secret::generate(32);
+        let ips: Vec<IpAddr> = (1..=config.hcd_nodes.max(1))
+            .map(|n| IpAddr::from([127, 0, 0, n]))
+            .collect();
+        for c in &components {
+            pki.issue(
+                &c.name(),
+                &ips,
+                Validity::default(),
+                &config.run_dir.join("tls").join(c.name()),
+                keystore_password.expose(),
+            )?;
+        }
+        let ca_pem = pki.ca_pem().to_owned();
+        let vault_addr = format!("https://127.0.0.1:{}", ports.vault);
+        let vault = VaultClient::new(&vault_addr, &ca_pem).map_err(StackError::Vault)?;
+
+        let mut stack = Self {
+            ports,
+            ca_pem,
+            startup: Vec::new(),
+            total_startup: Duration::ZERO,
+            engine: engine.clone(),
+            images: images.clone(),
+            pki,
+            vault,
+            secrets: RunSecrets {
+                root_token: Secret::from_string(String::new()),
+                unseal_key: Secret::from_string(String::new()),
+                keystore_password,
+                hcd_admin_password: Secret::generate(32),
+                janusgraph_cql_password: Secret::generate(32),
+                gremlin_password: Secret::generate(32),
+            },
+            services: BTreeMap::new(),
+            config,
+        };
+        for c in components {
+            progress(&format!("starting {}", c.name()));
+            let t = Instant::now();
+            match c {
+                Component::Vault => stack.start_vault().await?,
+                Component::Hcd(n) => stack.start_hcd(n).await?,
+                Component::Janusgraph => stack.start_janusgraph().await?,
+                Component::Alertmanager => stack.start_alertmanager().await?,
+                Component::Prometheus => stack.start_prometheus().await?,
+            }
+            let took = t.elapsed();
+            progress(&format!("{} ready in {:.1}s", c.name(), took.as_secs_f64()));
+            stack.startup.push((c.name(), took));
+        }
+        stack.total_startup = t0.elapsed();
+        Ok(stack)
+    }
+
+    fn dir(&self, c: Component) -> PathBuf {
+        self.config.run_dir.join(c.name())
+    }
+
+    fn tls_dir(&self, c: Component) -> PathBuf {
+        self.config.run_dir.join("tls").join(c.name())
+    }
+
+    fn log_path(&self, c: Component) -> PathBuf {
+        self.config
+            .run_dir
+            .join("logs")
+            .join(format!("{}.log", c.name()))
+    }
+
+    fn spec(&self, c: Component, env: Vec<(String, String)>, cmd: Vec<String>) -> ServiceSpec {
+        ServiceSpec {
+            run_id: self.config.run_id.clone(),
+            component: c.name(),
+            image: self.images.get(c.image()).clone(),
+            env,
+            cmd,
+            mounts: vec![self.config.run_dir.clone()],
+            ready_line: c.ready_line().to_owned(),
+            startup_timeout: c.startup_timeout(),
+            log_path: self.log_path(c),
+            memory_limit: None,
+        }
+    }
+
+    /// Renders `fixtures/config/<src>/*` into `dst` (`.tmpl` files keep their suffix: their
+    /// `@@secret@@` placeholders are filled inside the container).
+    fn render_dir(
+        &self,
+        src: &str,
+        dst: &Path,
+        vars: &BTreeMap<&str, String>,
+    ) -> Result<(), StackError> {
+        let src_dir = crate::images::project_root()
+            .join("fixtures/config")
+            .join(src);
+        fs::create_dir_all(dst).map_err(io_err(dst))?;
+        let entries = fs::read_dir(&src_dir).map_err(io_err(&src_dir))?;
+        for e in entries {
+            let path = e.map_err(io_err(&src_dir))?.path();
+            let text = fs::read_to_string(&path).map_err(io_err(&path))?;
+            let name = path
+                .file_name()
+                .expect("read_dir yields names")
+                .to_string_lossy()
+                .into_owned();
+            let out = render(&format!("{src}/{name}"), &text, vars)?;
+            let target = dst.join(&name);
+            fs::write(&target, out).map_err(io_err(&target))?;
+        }
+        Ok(())
+    }
+
+    async fn start_service(
+        &mut self,
+        c: Component,
+        env: Vec<(String, String)>,
+        cmd: Vec<String>,
+    ) -> Result<(), StackError> {
+        let spec = self.spec(c, env, cmd);
+        let svc = Service::start(&self.engine, spec).await?;
+        self.services.insert(c.name(), svc);
+        Ok(())
+    }
+
+    async fn start_vault(&mut self) -> Result<(), StackError> {
+        let c = Component::Vault;
+        let dir = self.dir(c);
+        for sub in ["data", "logs", "conf"] {
+            fs::create_dir_all(dir.join(sub)).map_err(io_err(&dir))?;
+        }
+        let vars = BTreeMap::from([
+            ("ip", "127.0.0.1".to_owned()),
+            ("port", self.ports.vault.to_string()),
+            ("cluster_port", self.ports.vault_cluster.to_string()),
+            ("dir", dir.display().to_string()),
+            ("tls_dir", self.tls_dir(c).display().to_string()),
+        ]);
+        self.render_dir("vault", &dir.join("conf"), &vars)?;
+        let conf = dir.join("conf/bao.hcl").display().to_string();
+        self.start_service(c, vec![], vec!["server".into(), format!("-config={conf}")])
+            .await?;
+        self.bootstrap_vault().await
+    }
+
+    async fn bootstrap_vault(&mut self) -> Result<(), StackError> {
+        let v = self.vault.clone();
+        wait_for("vault", "health check", Duration::from_secs(30), || async {
+            v.health().await.map(drop).map_err(|e| e.to_string())
+        })
+        .await?;
+        let keys = v.init().await.map_err(StackError::Vault)?;
+        if v.unseal(&keys.unseal_key).await.map_err(StackError::Vault)? {
+            return Err(StackError::Probe {
+                component: "vault".into(),
+                probe: "unseal",
+                waited: Duration::ZERO,
+                last: "still sealed after the unseal key was given".into(),
+            });
+        }
+        self.secrets.root_token = keys.root_token;
+        self.secrets.unseal_key = keys.unseal_key;
+        let root = &self.secrets.root_token;
+        // Raft elects itself leader shortly after unseal; writes fail until then.
+        wait_for("vault", "leadership", Duration::from_secs(30), || async {
+            let h = v.health().await.map_err(|e| e.to_string())?;
+            if h["sealed"] == false && h["standby"] == false {
+                Ok(())
+            } else {
+                Err(format!("health: {h}"))
+            }
+        })
+        .await?;
+        wait_for("vault", "KV v2 mount", Duration::from_secs(30), || async {
+            v.mount_kv2(root, KV_MOUNT).await.map_err(|e| e.to_string())
+        })
+        .await?;
+        let s = &self.secrets;
+        let admin_user = Secret::from_string(HCD_ADMIN_ROLE.to_owned());
+        let jg_user = Secret::from_string(JANUSGRAPH_CQL_ROLE.to_owned());
+        let gremlin_user = Secret::from_string(GREMLIN_USER.to_owned());
+        v.kv_put(
+            root,
+            KV_MOUNT,
+            "hcd",
+            &[
+                ("admin_username", &admin_user),
+                ("admin_password", &s.hcd_admin_password),
+                ("keystore_password", &s.keystore_password),
+            ],
+        )
+        .await
+        .map_err(StackError::Vault)?;
+        v.kv_put(
+            root,
+            KV_MOUNT,
+            "janusgraph",
+            &[
+                ("cql_username", &jg_user),
+                ("cql_password", &s.janusgraph_cql_password),
+                ("gremlin_username", &gremlin_user),
+                ("gremlin_password", &s.gremlin_password),
+                ("keystore_password", &s.keystore_password),
+            ],
+        )
+        .await
+        .map_err(StackError::Vault)?;
+        // Each service's token reads only its own secret.
+        for svc in ["hcd", "janusgraph"] {
+            let policy = format!("path \"{KV_MOUNT}/data/{svc}\" {{ capabilities = [\"read\"] }}\n");
+            v.put_policy(root, &format!("{svc}-read"), &policy)
+                .await
+                .map_err(StackError::Vault)?;
+            let token = v
+                .create_token(root, &[&format!("{svc}-read")], "720h")
+                .await
+                .map_err(StackError::Vault)?;
+            self.write_token(svc, &token)?;
+        }
+        Ok(())
+    }
+
+    /// Writes the root token to `secrets/root.token` (mode 0600) for a person using `stackdrill up`.
+    pub fn write_root_token(&self) -> Result<(), StackError> {
+        self.write_token("root", &self.secrets.root_token)
+    }
+
+    /// Writes a service's Vault token where its container reads it (mode 0600; the token, not a
+    /// password, is what a service holds, as with Vault Agent's sink file).
+    fn write_token(&self, service: &str, token: &Secret) -> Result<(), StackError> {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = self.config.run_dir.join("secrets");
+        fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).map_err(io_err(&dir))?;
+        let path = dir.join(format!("{service}.token"));
+        fs::write(&path, token.expose()).map_err(io_err(&path))?;
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).map_err(io_err(&path))?;
+        Ok(())
+    }
+
+    fn vault_env(&self, service: &str, c: Component) -> Vec<(String, String)> {
+        vec![
+            (
+                "VAULT_ADDR".into(),
+                format!("https://127.0.0.1:{}", self.ports.vault),
+            ),
+            (
+                "VAULT_CACERT".into(),
+                self.tls_dir(c).join("ca.crt").display().to_string(),
+            ),
+            (
+                "VAULT_TOKEN_FILE".into(),
+                self.config
+                    .run_dir
+                    .join("secrets")
+                    .join(format!("{service}.token"))
+                    .display()
+                    .to_string(),
+            ),
+            (
+                "VAULT_SECRET_PATH".into(),
+                format!("{KV_MOUNT}/data/{service}"),
+            ),
+        ]
+    }
+
+    fn hcd_seeds(&self) -> String {
+        format!("127.0.0.1:{}", self.ports.storage)
+    }
+
+    async fn start_hcd(&mut self, n: u8) -> Result<(), StackError> {
+        let c = Component::Hcd(n);
+        let dir = self.dir(c);
+        let idx = usize::from(n - 1);
+        let nodes = i128::from(self.config.hcd_nodes);
+        // Evenly spaced single tokens over the Murmur3 range.
+        let token = i128::from(i64::MIN) + (i128::from(n - 1) * (1_i128 << 64)) / nodes;
+        let vars = BTreeMap::from([
+            ("run_id", self.config.run_id.clone()),
+            ("initial_token", token.to_string()),
+            ("dir", dir.display().to_string()),
+            ("node_ip", c.ip().to_string()),
+            ("storage_port", self.ports.storage.to_string()),
+            ("seeds", self.hcd_seeds()),
+            ("cql_port", self.ports.cql.to_string()),
+            ("tls_dir", self.tls_dir(c).display().to_string()),
+            (
+                "internode_encryption",
+                if self.config.hcd_nodes > 1 { "all" } else { "none" }.to_owned(),
+            ),
+        ]);
+        self.render_dir("hcd", &dir.join("conf"), &vars)?;
+        let mut env = vec![
+            ("SD_DIR".into(), dir.display().to_string()),
+            ("HEAP".into(), self.config.hcd_heap.clone()),
+            ("JMX_PORT".into(), self.ports.hcd_jmx[idx].to_string()),
+            (
+                "METRICS_ADDR".into(),
+                format!("{}:{}", c.ip(), self.ports.hcd_metrics[idx]),
+            ),
+        ];
+        env.extend(self.vault_env("hcd", c));
+        self.start_service(c, env, vec![]).await?;
+        if n == 1 {
+            self.bootstrap_roles().await?;
+        } else {
+            self.admin_session().await?;
+        }
+        Ok(())
+    }
+
+    /// The CQL endpoint of node 1.
+    pub fn cql_node(&self) -> String {
+        format!("127.0.0.1:{}", self.ports.cql)
+    }
+
+    /// A superuser CQL session (the harness's admin role, password from Vault).
+    pub async fn admin_session(&self) -> Result<Session, StackError> {
+        let pw = &self.secrets.hcd_admin_password;
+        let node = self.cql_node();
+        let ca = self.ca_pem.clone();
+        let mut last = None;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            match cql::connect(&node, HCD_ADMIN_ROLE, pw, &ca, Duration::from_secs(10)).await {
+                Ok(s) => return Ok(s),
+                Err(e) => last = Some(e),
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        Err(StackError::Cql {
+            what: format!("could not log in to Cassandra at {node} as the admin role"),
+            source: last.map_or_else(|| anyhow::anyhow!("timed out"), Into::into),
+        })
+    }
+
+    async fn bootstrap_roles(&mut self) -> Result<(), StackError> {
+        // The default superuser appears superuser_setup_delay_ms after first start.
+        let node = self.cql_node();
+        let default_pw = Secret::from_string("cassandra".to_owned());
+        let ca = self.ca_pem.clone();
+        let mut last: Option<CqlConnectError> = None;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let session = loop {
+            match cql::connect(&node, "cassandra", &default_pw, &ca, Duration::from_secs(10)).await
+            {
+                Ok(s) => break s,
+                Err(e) if Instant::now() < deadline => last = Some(e),
+                Err(e) => {
+                    return Err(StackError::Cql {
+                        what: "the default Cassandra superuser never became usable".into(),
+                        source: last.unwrap_or(e).into(),
+                    });
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        };
+        let cql_err = |what: &str| {
+            let what = what.to_owned();
+            move |e: scylla::errors::ExecutionError| StackError::Cql {
+                what: what.clone(),
+                source: anyhow::anyhow!(crate::secrets::Redactor::global().redact(&e.to_string())),
+            }
+        };
+        let (rf, _) = self.config.replication();
+        if rf > 1 {
+            session
+                .query_unpaged(
+                    format!("ALTER KEYSPACE system_auth WITH replication = {{'class': 'SimpleStrategy', 'replication_factor': {rf}}}"),
+                    &[],
+                )
+                .await
+                .map_err(cql_err("failed to replicate system_auth"))?;
+        }
+        session
+            .query_unpaged(
+                format!(
+                    "CREATE ROLE IF NOT EXISTS {HCD_ADMIN_ROLE} WITH PASSWORD = '{}' AND SUPERUSER = true AND LOGIN = true",
+                    self.secrets.hcd_admin_password.expose()
+                ),
+                &[],
+            )
+            .await
+            .map_err(cql_err("failed to create the admin role"))?;
+        drop(session);
+        let admin = self.admin_session().await?;
+        // The well-known default credentials must not work on a production-like stack.
+        let disabled = Secret::generate(32);
+        admin
+            .query_unpaged(
+                format!(
+                    "ALTER ROLE cassandra WITH PASSWORD = '{}' AND SUPERUSER = false AND LOGIN = false",
+                    disabled.expose()
+                ),
+                &[],
+            )
+            .await
+            .map_err(cql_err("failed to disable the default cassandra role"))?;
+        admin
+            .query_unpaged(
+                format!(
+                    "CREATE ROLE IF NOT EXISTS {JANUSGRAPH_CQL_ROLE} WITH PASSWORD = '{}' AND LOGIN = true",
+                    self.secrets.janusgraph_cql_password.expose()
+                ),
+                &[],
+            )
+            .await
+            .map_err(cql_err("failed to create JanusGraph's role"))?;
+        // JanusGraph creates its keyspaces; a creator is granted ALL on what it creates.
+        admin
+            .query_unpaged(
+                format!("GRANT CREATE ON ALL KEYSPACES TO {JANUSGRAPH_CQL_ROLE}"),
+                &[],
+            )
+            .await
+            .map_err(cql_err("failed to grant CREATE to JanusGraph's role"))?;
+        Ok(())
+    }
+
+    async fn start_janusgraph(&mut self) -> Result<(), StackError> {
+        let c = Component::Janusgraph;
+        let dir = self.dir(c);
+        let (rf, consistency) = self.config.replication();
+        let hosts: Vec<String> = (1..=self.config.hcd_nodes)
+            .map(|n| Component::Hcd(n).ip().to_string())
+            .collect();
+        let vars = BTreeMap::from([
+            ("ip", "127.0.0.1".to_owned()),
+            ("gremlin_port", self.ports.gremlin.to_string()),
+            ("tls_dir", self.tls_dir(c).display().to_string()),
+            ("cql_hosts", hosts.join(",")),
+            ("cql_port", self.ports.cql.to_string()),
+            ("keyspace", "janusgraph".to_owned()),
+            ("replication_factor", rf.to_string()),
+            ("consistency", consistency.to_owned()),
+        ]);
+        self.render_dir("janusgraph", &dir.join("conf"), &vars)?;
+        let mut env = vec![
+            ("SD_DIR".into(), dir.display().to_string()),
+            ("HEAP".into(), self.config.janusgraph_heap.clone()),
+            (
+                "METRICS_ADDR".into(),
+                format!("127.0.0.1:{}", self.ports.janusgraph_metrics),
+            ),
+        ];
+        env.extend(self.vault_env("janusgraph", c));
+        self.start_service(c, env, vec![]).await?;
+        let client = self
+            .gremlin_client()
+            .await
+            .map_err(|source| StackError::Gremlin {
+                component: c.name(),
+                source,
+            })?;
+        client
+            .submit("g.V().limit(1).count()", serde_json::json!({}))
+            .await
+            .map_err(|source| StackError::Gremlin {
+                component: c.name(),
+                source,
+            })?;
+        Ok(())
+    }
+
+    /// Gremlin connection options for the application user.
+    pub fn gremlin_options(&self) -> GremlinOptions {
+        GremlinOptions {
+            url: format!("wss://127.0.0.1:{}/gremlin", self.ports.gremlin),
+            ca_pem: self.ca_pem.clone(),
+            username: GREMLIN_USER.to_owned(),
+            password: self.secrets.gremlin_password.clone(),
+            timeout: Duration::from_secs(30),
+        }
+    }
+
+    /// A new Gremlin connection as the application user.
+    pub async fn gremlin_client(&self) -> Result<GremlinClient, GremlinError> {
+        GremlinClient::connect(self.gremlin_options()).await
+    }
+
+    async fn start_alertmanager(&mut self) -> Result<(), StackError> {
+        let c = Component::Alertmanager;
+        let dir = self.dir(c);
+        let vars = BTreeMap::from([("tls_dir", self.tls_dir(c).display().to_string())]);
+        self.render_dir("alertmanager", &dir.join("conf"), &vars)?;
+        fs::create_dir_all(dir.join("data")).map_err(io_err(&dir))?;
+        let cmd = vec![
+            format!("--config.file={}", dir.join("conf/alertmanager.yml").display()),
+            format!("--web.config.file={}", dir.join("conf/web.yml").display()),
+            format!("--web.listen-address=127.0.0.1:{}", self.ports.alertmanager),
+            format!("--storage.path={}", dir.join("data").display()),
+            // A single instance: no gossip port.
+            "--cluster.listen-address=".into(),
+        ];
+        self.start_service(c, vec![], cmd).await?;
+        self.wait_http_ready(c, self.ports.alertmanager).await
+    }
+
+    async fn start_prometheus(&mut self) -> Result<(), StackError> {
+        let c = Component::Prometheus;
+        let dir = self.dir(c);
+        let rules = dir.join("conf/alerts.yml");
+        let hcd_targets: Vec<String> = (1..=self.config.hcd_nodes)
+            .map(|n| {
+                format!(
+                    "\"{}:{}\"",
+                    Component::Hcd(n).ip(),
+                    self.ports.hcd_metrics[usize::from(n - 1)]
+                )
+            })
+            .collect();
+        let jg_targets = if self.config.graph {
+            format!("\"127.0.0.1:{}\"", self.ports.janusgraph_metrics)
+        } else {
+            String::new()
+        };
+        let vars = BTreeMap::from([
+            ("run_id", self.config.run_id.clone()),
+            ("tls_dir", self.tls_dir(c).display().to_string()),
+            ("alertmanager_port", self.ports.alertmanager.to_string()),
+            ("prometheus_port", self.ports.prometheus.to_string()),
+            ("vault_port", self.ports.vault.to_string()),
+            ("rules_file", rules.display().to_string()),
+            ("hcd_targets", hcd_targets.join(", ")),
+            ("janusgraph_targets", jg_targets),
+        ]);
+        self.render_dir("prometheus", &dir.join("conf"), &vars)?;
+        let src = crate::images::project_root().join("fixtures/monitoring/alerts.yml");
+        fs::copy(&src, &rules).map_err(io_err(&src))?;
+        fs::create_dir_all(dir.join("data")).map_err(io_err(&dir))?;
+        let cmd = vec![
+            format!("--config.file={}", dir.join("conf/prometheus.yml").display()),
+            format!("--web.config.file={}", dir.join("conf/web.yml").display()),
+            format!("--web.listen-address=127.0.0.1:{}", self.ports.prometheus),
+            format!("--storage.tsdb.path={}", dir.join("data").display()),
+            "--web.enable-lifecycle".into(),
+        ];
+        self.start_service(c, vec![], cmd).await?;
+        self.wait_http_ready(c, self.ports.prometheus).await
+    }
+
+    async fn wait_http_ready(&self, c: Component, port: u16) -> Result<(), StackError> {
+        let http = self.https_client();
+        let url = format!("https://127.0.0.1:{port}/-/ready");
+        wait_for(&c.name(), "/-/ready", Duration::from_secs(30), || async {
+            let r = http.get(&url).send().await.map_err(|e| e.to_string())?;
+            if r.status().is_success() {
+                Ok(())
+            } else {
+                Err(format!("HTTP {}", r.status()))
+            }
+        })
+        .await
+    }
+
+    /// An HTTPS client trusting only the run's CA.
+    pub fn https_client(&self) -> reqwest::Client {
+        crate::tls::install_provider();
+        let ca = reqwest::Certificate::from_pem(self.ca_pem.as_bytes())
+            .expect("the run CA is valid PEM");
+        reqwest::Client::builder()
+            .tls_certs_only([ca])
+            .no_proxy()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .expect("a rustls client with one root builds")
+    }
+
+    /// Prometheus's base URL.
+    pub fn prometheus_url(&self) -> String {
+        format!("https://127.0.0.1:{}", self.ports.prometheus)
+    }
+
+    /// Alertmanager's base URL.
+    pub fn alertmanager_url(&self) -> String {
+        format!("https://127.0.0.1:{}", self.ports.alertmanager)
+    }
+
+    /// The run's certificate authority (certificate rollover issues from it).
+    pub fn pki(&self) -> &RunPki {
+        &self.pki
+    }
+
+    /// The Vault client.
+    pub fn vault(&self) -> &VaultClient {
+        &self.vault
+    }
+
+    /// The root token (for recovery procedures under test; never logged).
+    pub fn vault_root_token(&self) -> &Secret {
+        &self.secrets.root_token
+    }
+
+    /// The running component named `name`.
+    pub fn service(&self, name: &str) -> Option<&Service> {
+        self.services.get(name)
+    }
+
+    /// The running component named `name`, mutably (restart).
+    pub fn service_mut(&mut self, name: &str) -> Option<&mut Service> {
+        self.services.get_mut(name)
+    }
+
+    /// The names of the running components.
+    pub fn service_names(&self) -> Vec<String> {
+        self.services.keys().cloned().collect()
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Every TLS endpoint of the stack: (name, ip, port).
+    pub fn tls_endpoints(&self) -> Vec<(String, String, u16)> {
+        let mut v = vec![("vault".to_owned(), "127.0.0.1".to_owned(), self.ports.vault)];
+        for n in 1..=self.config.hcd_nodes {
+            let ip = Component::Hcd(n).ip().to_string();
+            let i = usize::from(n - 1);
+            v.push((format!("hcd-{n} cql"), ip.clone(), self.ports.cql));
+            v.push((format!("hcd-{n} metrics"), ip, self.ports.hcd_metrics[i]));
+        }
+        if self.config.graph {
+            v.push(("janusgraph gremlin".into(), "127.0.0.1".into(), self.ports.gremlin));
+            v.push((
+                "janusgraph metrics".into(),
+                "127.0.0.1".into(),
+                self.ports.janusgraph_metrics,
+            ));
+        }
+        if self.config.monitoring {
+            v.push(("prometheus".into(), "127.0.0.1".into(), self.ports.prometheus));
+            v.push(("alertmanager".into(), "127.0.0.1".into(), self.ports.alertmanager));
+        }
+        v
+    }
+
+    /// Stops and removes every container (reverse start order). The run folder is kept when
+    /// `keep_files`, else removed.
+    pub async fn down(mut self, keep_files: bool) -> Result<(), StackError> {
+        let mut names = self.service_names();
+        names.reverse();
+        let mut first_err = None;
+        for name in names {
+            if let Some(svc) = self.services.remove(&name)
+                && let Err(e) = svc.remove().await
+            {
+                first_err.get_or_insert(e);
+            }
+        }
+        // Belt and braces: anything else carrying the run label.
+        let _ = self.engine.remove_run(&self.config.run_id).await;
+        if !keep_files {
+            let _ = fs::remove_dir_all(&self.config.run_dir);
+        }
+        first_err.map_or(Ok(()), |e| Err(e.into()))
+    }
+}
+
+/// Polls `f` until it succeeds or `limit` passes (a condition wait, not a fixed sleep).
+pub async fn wait_for<F, Fut>(
+    component: &str,
+    probe: &'static str,
+    limit: Duration,
+    mut f: F,
+) -> Result<(), StackError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
+    let start = Instant::now();
+    let mut delay = Duration::from_millis(50);
+    loop {
+        match f().await {
+            Ok(()) => return Ok(()),
+            Err(last) if start.elapsed() >= limit => {
+                return Err(StackError::Probe {
+                    component: component.to_owned(),
+                    probe,
+                    waited: start.elapsed(),
+                    last,
+                });
+            }
+            Err(_) => {}
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_millis(500));
+    }
+}
