@@ -97,7 +97,9 @@ impl std::fmt::Display for ImageName {
 #[derive(Debug, thiserror::Error)]
 pub enum ImageError {
     /// The recipe folder is missing.
-    #[error("the recipe of image `{name}` is missing: {path} (hint: run from a stackdrill checkout or set STACKDRILL_ROOT)")]
+    #[error(
+        "the recipe of image `{name}` is missing: {path} (hint: run from a stackdrill checkout or set STACKDRILL_ROOT)"
+    )]
     NoRecipe { name: ImageName, path: PathBuf },
     /// Reading a recipe file failed.
     #[error("failed to read {path}")]
@@ -107,7 +109,9 @@ pub enum ImageError {
         source: std::io::Error,
     },
     /// The build script failed.
-    #[error("failed to build image `{name}` ({tag}): its build script exited with {status}\n--- last lines of {log} ---\n{tail}")]
+    #[error(
+        "failed to build image `{name}` ({tag}): its build script exited with {status}\n--- last lines of {log} ---\n{tail}"
+    )]
     Build {
         name: ImageName,
         tag: String,
@@ -116,7 +120,9 @@ pub enum ImageError {
         tail: String,
     },
     /// An image the stack needs is not present.
-    #[error("image `{name}` ({tag}) is not present in the Docker engine (hint: run `stackdrill images build`{hint})")]
+    #[error(
+        "image `{name}` ({tag}) is not present in the Docker engine (hint: run `stackdrill images build`{hint})"
+    )]
     Missing {
         name: ImageName,
         tag: String,
@@ -239,14 +245,13 @@ impl ImageSet {
     pub async fn require(&self, engine: &Engine, names: &[ImageName]) -> Result<(), ImageError> {
         for &name in names {
             let img = self.get(name);
-            let present =
-                engine
-                    .image_exists(&img.reference)
-                    .await
-                    .map_err(|source| ImageError::Engine {
-                        tag: img.reference.clone(),
-                        source,
-                    })?;
+            let present = engine
+                .image_exists(&img.reference)
+                .await
+                .map_err(|source| ImageError::Engine {
+                    tag: img.reference.clone(),
+                    source,
+                })?;
             if !present {
                 return Err(ImageError::Missing {
                     name,
@@ -272,14 +277,13 @@ impl ImageSet {
         let cache = cache_dir();
         let mut built = Vec::new();
         for img in &self.images {
-            let present =
-                engine
-                    .image_exists(&img.reference)
-                    .await
-                    .map_err(|source| ImageError::Engine {
-                        tag: img.reference.clone(),
-                        source,
-                    })?;
+            let present = engine
+                .image_exists(&img.reference)
+                .await
+                .map_err(|source| ImageError::Engine {
+                    tag: img.reference.clone(),
+                    source,
+                })?;
             if present {
                 let _ = writeln!(out, "  {:<13} {}  present", img.name, img.reference);
                 continue;

@@ -176,7 +176,8 @@ impl RunPki {
         };
         let leaf = P12Cert::from_der(cert.der()).map_err(|e| p12_err(e.to_string()))?;
         let ca = P12Cert::from_der(&self.ca_der).map_err(|e| p12_err(e.to_string()))?;
-        let pkey = PrivateKey::from_der(&key.serialize_der()).map_err(|e| p12_err(e.to_string()))?;
+        let pkey =
+            PrivateKey::from_der(&key.serialize_der()).map_err(|e| p12_err(e.to_string()))?;
         let mut keystore = KeyStore::new();
         keystore.add_entry(
             KEY_ALIAS,

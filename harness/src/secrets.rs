@@ -409,10 +409,7 @@ mod tests {
         assert_eq!(s.expose().len(), 24);
         assert_eq!(format!("{s} {s:?}"), "«redacted» «redacted»");
         let text = format!("password={} ok", s.expose());
-        assert_eq!(
-            Redactor::global().redact(&text),
-            "password=«redacted» ok"
-        );
+        assert_eq!(Redactor::global().redact(&text), "password=«redacted» ok");
     }
 
     #[test]

@@ -78,17 +78,17 @@ async fn checks(stack: &RunningStack) -> anyhow::Result<()> {
         .submit("g.E().hasLabel('owns').limit(3).id()", json!({}))
         .await?;
     anyhow::ensure!(
-        edge_ids.len() == 3 && edge_ids.iter().all(|v| v.as_str().is_some_and(|s| !s.is_empty())),
+        edge_ids.len() == 3
+            && edge_ids
+                .iter()
+                .all(|v| v.as_str().is_some_and(|s| !s.is_empty())),
         "JanusGraph edge ids did not decode: {edge_ids:?}"
     );
 
     // CQL over TLS with password auth: JanusGraph's keyspace exists.
     let admin = stack.admin_session().await?;
     let rows = admin
-        .query_unpaged(
-            "SELECT keyspace_name FROM system_schema.keyspaces",
-            &[],
-        )
+        .query_unpaged("SELECT keyspace_name FROM system_schema.keyspaces", &[])
         .await?
         .into_rows_result()?;
     let names: Vec<String> = rows
@@ -121,7 +121,10 @@ async fn checks(stack: &RunningStack) -> anyhow::Result<()> {
             PlainProtocol::Http
         };
         let outcome = plaintext_refused(addr, proto).await?;
-        anyhow::ensure!(outcome.is_refused(), "{name} ({addr}) served clear text: {outcome:?}");
+        anyhow::ensure!(
+            outcome.is_refused(),
+            "{name} ({addr}) served clear text: {outcome:?}"
+        );
         let facts = handshake(addr, &stack.ca_pem)
             .await
             .map_err(|e| anyhow::anyhow!("TLS handshake with {name} ({addr}) failed: {e}"))?;
@@ -130,7 +133,10 @@ async fn checks(stack: &RunningStack) -> anyhow::Result<()> {
             "{name} negotiated {}",
             facts.protocol
         );
-        eprintln!("{name:<20} {addr}: clear text {outcome:?}; TLS {} {}", facts.protocol, facts.cipher);
+        eprintln!(
+            "{name:<20} {addr}: clear text {outcome:?}; TLS {} {}",
+            facts.protocol, facts.cipher
+        );
     }
 
     // Wrong credentials are rejected: Gremlin, CQL, Vault.
@@ -160,7 +166,12 @@ async fn checks(stack: &RunningStack) -> anyhow::Result<()> {
     }
     match stack
         .vault()
-        .kv_get(&Secret::generate(28), KV_MOUNT, "janusgraph", "cql_password")
+        .kv_get(
+            &Secret::generate(28),
+            KV_MOUNT,
+            "janusgraph",
+            "cql_password",
+        )
         .await
     {
         Err(stackdrill::secrets::VaultError::Status { status: 403, .. }) => {}

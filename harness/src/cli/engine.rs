@@ -43,7 +43,9 @@ pub struct ScoreArgs {
 }
 
 fn not_yet(what: &str) -> Result<u8, CliError> {
-    Err(CliError::BadInput(format!("`stackdrill {what}` is not implemented yet")))
+    Err(CliError::BadInput(format!(
+        "`stackdrill {what}` is not implemented yet"
+    )))
 }
 
 pub fn list(_a: ListArgs) -> Result<u8, CliError> {

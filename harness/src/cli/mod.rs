@@ -58,7 +58,10 @@ pub fn main() -> ExitCode {
             crate::errors::CliError::BadInput(_) => exit::BAD_INPUT,
             crate::errors::CliError::Environment(_) => exit::ENVIRONMENT,
         };
-        eprintln!("{}", crate::secrets::Redactor::global().redact(&format!("{:?}", miette::Report::new(e))));
+        eprintln!(
+            "{}",
+            crate::secrets::Redactor::global().redact(&format!("{:?}", miette::Report::new(e)))
+        );
         code
     }))
 }

@@ -46,11 +46,15 @@ fn runtime() -> tokio::runtime::Runtime {
 
 /// Connects to the engine and removes the containers of runs whose owner died, saying so.
 pub(crate) async fn engine_and_sweep() -> Result<Engine, CliError> {
-    let engine = Engine::connect().await.map_err(|e| CliError::Environment(e.into()))?;
+    let engine = Engine::connect()
+        .await
+        .map_err(|e| CliError::Environment(e.into()))?;
     match engine.sweep_orphans().await {
         Ok(sweep) => {
             for (run, n) in &sweep.removed {
-                eprintln!("removed {n} container(s) left by run {run}, whose stackdrill process is gone");
+                eprintln!(
+                    "removed {n} container(s) left by run {run}, whose stackdrill process is gone"
+                );
             }
         }
         Err(e) => eprintln!("warning: could not sweep orphaned containers: {e}"),
@@ -61,7 +65,8 @@ pub(crate) async fn engine_and_sweep() -> Result<Engine, CliError> {
 pub fn images(c: ImagesCommand) -> Result<u8, CliError> {
     runtime().block_on(async {
         let engine = engine_and_sweep().await?;
-        let set = ImageSet::resolve(&project_root()).map_err(|e| CliError::BadInput(e.to_string()))?;
+        let set =
+            ImageSet::resolve(&project_root()).map_err(|e| CliError::BadInput(e.to_string()))?;
         match c {
             ImagesCommand::List => {
                 for img in set.all() {
@@ -101,7 +106,13 @@ pub fn images(c: ImagesCommand) -> Result<u8, CliError> {
 pub fn up(a: UpArgs) -> Result<u8, CliError> {
     runtime().block_on(async {
         let engine = engine_and_sweep().await?;
-        let images = ImageSet::resolve(&project_root()).map_err(|e| CliError::BadInput(e.to_string()))?;
+        let images =
+            ImageSet::resolve(&project_root()).map_err(|e| CliError::BadInput(e.to_string()))?;
+        // Missing images are built first; one that cannot be built stops here with its log tail.
+        images
+            .build_missing(&engine, &mut std::io::sink())
+            .await
+            .map_err(|e| CliError::Environment(e.into()))?;
         let run_id = new_run_id();
         let mut config = StackConfig::new(&run_id, &a.work_dir);
         config.hcd_nodes = a.hcd_nodes;
@@ -124,18 +135,32 @@ pub fn up(a: UpArgs) -> Result<u8, CliError> {
                 return Err(CliError::Environment(e.into()));
             }
         };
-        println!("stack {run_id} is up in {:.1}s:", stack.total_startup.as_secs_f64());
+        println!(
+            "stack {run_id} is up in {:.1}s:",
+            stack.total_startup.as_secs_f64()
+        );
         for (name, ip, port) in stack.tls_endpoints() {
             println!("  {name:<20} {ip}:{port}");
         }
-        println!("  CA certificate       {}", config.run_dir.join("tls/vault/ca.crt").display());
-        println!("  secrets              in Vault under {}/ (root token: {}, mode 0600)",
-            crate::runtime::KV_MOUNT, config.run_dir.join("secrets/root.token").display());
-        stack.write_root_token().map_err(|e| CliError::Environment(e.into()))?;
+        println!(
+            "  CA certificate       {}",
+            config.run_dir.join("tls/vault/ca.crt").display()
+        );
+        println!(
+            "  secrets              in Vault under {}/ (root token: {}, mode 0600)",
+            crate::runtime::KV_MOUNT,
+            config.run_dir.join("secrets/root.token").display()
+        );
+        stack
+            .write_root_token()
+            .map_err(|e| CliError::Environment(e.into()))?;
         println!("Ctrl-C (or `stackdrill down --run {run_id}`) stops it.");
         let _ = tokio::signal::ctrl_c().await;
         eprintln!("stopping…");
-        stack.down(a.keep_files).await.map_err(|e| CliError::Environment(e.into()))?;
+        stack
+            .down(a.keep_files)
+            .await
+            .map_err(|e| CliError::Environment(e.into()))?;
         Ok(exit::OK)
     })
 }
@@ -152,7 +177,10 @@ pub fn down(a: DownArgs) -> Result<u8, CliError> {
             .await
             .map_err(|e| CliError::Environment(e.into()))?;
         for (id, _) in &list {
-            engine.remove(id).await.map_err(|e| CliError::Environment(e.into()))?;
+            engine
+                .remove(id)
+                .await
+                .map_err(|e| CliError::Environment(e.into()))?;
         }
         println!("removed {} container(s)", list.len());
         Ok(exit::OK)

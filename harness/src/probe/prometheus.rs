@@ -83,7 +83,14 @@ pub async fn firing_alerts(http: &reqwest::Client, base: &str) -> Result<Vec<Str
         url: url.clone(),
         source,
     };
-    let body: Value = http.get(&url).send().await.map_err(err)?.json().await.map_err(err)?;
+    let body: Value = http
+        .get(&url)
+        .send()
+        .await
+        .map_err(err)?
+        .json()
+        .await
+        .map_err(err)?;
     Ok(body
         .as_array()
         .map(|a| {

@@ -47,7 +47,9 @@ pub async fn plaintext_refused(
         .await
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"))??;
     let request: Vec<u8> = match proto {
-        PlainProtocol::Http => format!("GET / HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").into_bytes(),
+        PlainProtocol::Http => {
+            format!("GET / HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").into_bytes()
+        }
         PlainProtocol::WebSocket => format!(
             "GET /gremlin HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
@@ -110,10 +112,7 @@ pub struct HandshakeFacts {
 }
 
 /// Performs a TLS handshake with `addr` verifying the name/IP against the run's CA.
-pub async fn handshake(
-    addr: SocketAddr,
-    ca_pem: &str,
-) -> Result<HandshakeFacts, String> {
+pub async fn handshake(addr: SocketAddr, ca_pem: &str) -> Result<HandshakeFacts, String> {
     let config = crate::tls::client_config(ca_pem).map_err(|e| e.to_string())?;
     let connector = tokio_rustls::TlsConnector::from(config);
     let tcp = tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(addr))
@@ -142,10 +141,17 @@ mod tests {
 
     #[test]
     fn judges_answers() {
-        let go = b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n";
+        let go =
+            b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n";
         assert!(judge(PlainProtocol::Http, go).is_refused());
         assert!(!judge(PlainProtocol::Http, b"HTTP/1.1 200 OK\r\n\r\n").is_refused());
-        assert!(!judge(PlainProtocol::WebSocket, b"HTTP/1.1 101 Switching Protocols\r\n").is_refused());
+        assert!(
+            !judge(
+                PlainProtocol::WebSocket,
+                b"HTTP/1.1 101 Switching Protocols\r\n"
+            )
+            .is_refused()
+        );
         assert!(judge(PlainProtocol::Http, &[0x15, 0x03, 0x03, 0x00, 0x02]).is_refused());
         assert!(!judge(PlainProtocol::Cql, &[0x84, 0, 0, 1, 6]).is_refused());
         assert!(judge(PlainProtocol::Cql, &[0x15, 0x03, 0x01]).is_refused());

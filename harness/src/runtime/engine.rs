@@ -93,7 +93,11 @@ impl Engine {
         self.docker
             .kill_container(
                 id,
-                Some(KillContainerOptionsBuilder::default().signal(signal).build()),
+                Some(
+                    KillContainerOptionsBuilder::default()
+                        .signal(signal)
+                        .build(),
+                ),
             )
             .await
             .map_err(|source| EngineError::Call {
@@ -133,7 +137,12 @@ impl Engine {
             .docker
             .remove_container(
                 id,
-                Some(RemoveContainerOptionsBuilder::default().force(true).v(true).build()),
+                Some(
+                    RemoveContainerOptionsBuilder::default()
+                        .force(true)
+                        .v(true)
+                        .build(),
+                ),
             )
             .await
         {
@@ -229,7 +238,10 @@ mod tests {
         let me = std::process::id();
         let start = process_start(me).expect("our own /proc entry");
         assert!(owner_is_alive(Some(me), Some(&start)));
-        assert!(!owner_is_alive(Some(me), Some("1")), "pid reuse is detected");
+        assert!(
+            !owner_is_alive(Some(me), Some("1")),
+            "pid reuse is detected"
+        );
         assert!(!owner_is_alive(Some(u32::MAX - 7), None));
         assert!(!owner_is_alive(None, None));
     }

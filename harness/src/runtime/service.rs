@@ -52,7 +52,9 @@ pub enum ServiceError {
         source: testcontainers::TestcontainersError,
     },
     /// The container stopped before it was ready.
-    #[error("{component} exited before it was ready (exit code {exit_code:?})\n--- last lines of {log} ---\n{tail}")]
+    #[error(
+        "{component} exited before it was ready (exit code {exit_code:?})\n--- last lines of {log} ---\n{tail}"
+    )]
     Exited {
         component: String,
         exit_code: Option<i64>,
@@ -60,7 +62,9 @@ pub enum ServiceError {
         tail: String,
     },
     /// Readiness did not come in time.
-    #[error("{component} was not ready after {waited:?} (waiting for {ready_line:?})\n--- last lines of {log} ---\n{tail}")]
+    #[error(
+        "{component} was not ready after {waited:?} (waiting for {ready_line:?})\n--- last lines of {log} ---\n{tail}"
+    )]
     NotReady {
         component: String,
         waited: Duration,
@@ -209,8 +213,8 @@ impl Service {
                     | LogOutput::Console { message } => message,
                     LogOutput::StdIn { .. } => continue,
                 };
-                let text = crate::secrets::Redactor::global()
-                    .redact(&String::from_utf8_lossy(&bytes));
+                let text =
+                    crate::secrets::Redactor::global().redact(&String::from_utf8_lossy(&bytes));
                 if file.write_all(text.as_bytes()).is_err() {
                     break;
                 }
@@ -338,18 +342,20 @@ impl Service {
             f.abort();
         }
         if let Some(c) = self.container.take() {
-            c.rm()
-                .await
-                .map_err(|source| ServiceError::Op {
-                    what: "remove",
-                    component: self.spec.component.clone(),
-                    source,
-                })?;
+            c.rm().await.map_err(|source| ServiceError::Op {
+                what: "remove",
+                component: self.spec.component.clone(),
+                source,
+            })?;
         }
         Ok(())
     }
 
-    fn op_err(&self, what: &'static str, source: testcontainers::TestcontainersError) -> ServiceError {
+    fn op_err(
+        &self,
+        what: &'static str,
+        source: testcontainers::TestcontainersError,
+    ) -> ServiceError {
         ServiceError::Op {
             what,
             component: self.spec.component.clone(),

@@ -290,7 +290,10 @@ impl RunningStack {
         })
         .await?;
         let keys = v.init().await.map_err(StackError::Vault)?;
-        if v.unseal(&keys.unseal_key).await.map_err(StackError::Vault)? {
+        if v.unseal(&keys.unseal_key)
+            .await
+            .map_err(StackError::Vault)?
+        {
             return Err(StackError::Probe {
                 component: "vault".into(),
                 probe: "unseal",
@@ -347,7 +350,8 @@ impl RunningStack {
         .map_err(StackError::Vault)?;
         // Each service's token reads only its own secret.
         for svc in ["hcd", "janusgraph"] {
-            let policy = format!("path \"{KV_MOUNT}/data/{svc}\" {{ capabilities = [\"read\"] }}\n");
+            let policy =
+                format!("path \"{KV_MOUNT}/data/{svc}\" {{ capabilities = [\"read\"] }}\n");
             v.put_policy(root, &format!("{svc}-read"), &policy)
                 .await
                 .map_err(StackError::Vault)?;
@@ -426,7 +430,12 @@ impl RunningStack {
             ("tls_dir", self.tls_dir(c).display().to_string()),
             (
                 "internode_encryption",
-                if self.config.hcd_nodes > 1 { "all" } else { "none" }.to_owned(),
+                if self.config.hcd_nodes > 1 {
+                    "all"
+                } else {
+                    "none"
+                }
+                .to_owned(),
             ),
         ]);
         self.render_dir("hcd", &dir.join("conf"), &vars)?;
@@ -482,7 +491,14 @@ impl RunningStack {
         let mut last: Option<CqlConnectError> = None;
         let deadline = Instant::now() + Duration::from_secs(60);
         let session = loop {
-            match cql::connect(&node, "cassandra", &default_pw, &ca, Duration::from_secs(10)).await
+            match cql::connect(
+                &node,
+                "cassandra",
+                &default_pw,
+                &ca,
+                Duration::from_secs(10),
+            )
+            .await
             {
                 Ok(s) => break s,
                 Err(e) if Instant::now() < deadline => last = Some(e),
@@ -625,7 +641,10 @@ impl RunningStack {
         self.render_dir("alertmanager", &dir.join("conf"), &vars)?;
         fs::create_dir_all(dir.join("data")).map_err(io_err(&dir))?;
         let cmd = vec![
-            format!("--config.file={}", dir.join("conf/alertmanager.yml").display()),
+            format!(
+                "--config.file={}",
+                dir.join("conf/alertmanager.yml").display()
+            ),
             format!("--web.config.file={}", dir.join("conf/web.yml").display()),
             format!("--web.listen-address=127.0.0.1:{}", self.ports.alertmanager),
             format!("--storage.path={}", dir.join("data").display()),
@@ -669,7 +688,10 @@ impl RunningStack {
         fs::copy(&src, &rules).map_err(io_err(&src))?;
         fs::create_dir_all(dir.join("data")).map_err(io_err(&dir))?;
         let cmd = vec![
-            format!("--config.file={}", dir.join("conf/prometheus.yml").display()),
+            format!(
+                "--config.file={}",
+                dir.join("conf/prometheus.yml").display()
+            ),
             format!("--web.config.file={}", dir.join("conf/web.yml").display()),
             format!("--web.listen-address=127.0.0.1:{}", self.ports.prometheus),
             format!("--storage.tsdb.path={}", dir.join("data").display()),
@@ -761,7 +783,11 @@ impl RunningStack {
             v.push((format!("hcd-{n} metrics"), ip, self.ports.hcd_metrics[i]));
         }
         if self.config.graph {
-            v.push(("janusgraph gremlin".into(), "127.0.0.1".into(), self.ports.gremlin));
+            v.push((
+                "janusgraph gremlin".into(),
+                "127.0.0.1".into(),
+                self.ports.gremlin,
+            ));
             v.push((
                 "janusgraph metrics".into(),
                 "127.0.0.1".into(),
@@ -769,8 +795,16 @@ impl RunningStack {
             ));
         }
         if self.config.monitoring {
-            v.push(("prometheus".into(), "127.0.0.1".into(), self.ports.prometheus));
-            v.push(("alertmanager".into(), "127.0.0.1".into(), self.ports.alertmanager));
+            v.push((
+                "prometheus".into(),
+                "127.0.0.1".into(),
+                self.ports.prometheus,
+            ));
+            v.push((
+                "alertmanager".into(),
+                "127.0.0.1".into(),
+                self.ports.alertmanager,
+            ));
         }
         v
     }

@@ -323,7 +323,15 @@ mod tests {
         let names: Vec<String> = c.components().into_iter().map(Component::name).collect();
         assert_eq!(
             names,
-            ["vault", "hcd-1", "hcd-2", "hcd-3", "janusgraph", "alertmanager", "prometheus"]
+            [
+                "vault",
+                "hcd-1",
+                "hcd-2",
+                "hcd-3",
+                "janusgraph",
+                "alertmanager",
+                "prometheus"
+            ]
         );
         assert_eq!(c.replication(), (3, "QUORUM"));
     }

@@ -73,8 +73,12 @@ impl BankingGraph {
     /// A deterministic graph for `seed`. `prefix` keeps ids of different loads apart.
     pub fn generate(seed: u64, prefix: &str, persons: usize, accounts: usize, txns: usize) -> Self {
         let mut rng = StdRng::seed_from_u64(seed);
-        let first = ["Ada", "Bo", "Chen", "Dara", "Eli", "Fay", "Gus", "Hana", "Ivo", "Jun"];
-        let last = ["Meyer", "Okafor", "Silva", "Novak", "Berg", "Tanaka", "Dubois", "Rossi"];
+        let first = [
+            "Ada", "Bo", "Chen", "Dara", "Eli", "Fay", "Gus", "Hana", "Ivo", "Jun",
+        ];
+        let last = [
+            "Meyer", "Okafor", "Silva", "Novak", "Berg", "Tanaka", "Dubois", "Rossi",
+        ];
         let persons: Vec<Person> = (0..persons)
             .map(|i| Person {
                 customer_id: format!("{prefix}C{i:06}"),
@@ -89,7 +93,11 @@ impl BankingGraph {
             .map(|i| Account {
                 iban: format!("{prefix}DE{:020}", i),
                 balance: rng.random_range(0..10_000_000),
-                owner: if persons.is_empty() { 0 } else { i % persons.len() },
+                owner: if persons.is_empty() {
+                    0
+                } else {
+                    i % persons.len()
+                },
             })
             .collect();
         let transactions = (0..txns)
@@ -176,7 +184,9 @@ impl BankingGraph {
         for chunk in self.accounts.chunks(batch) {
             let items: Vec<Value> = chunk
                 .iter()
-                .map(|a| json!({"iban": a.iban, "balance": a.balance, "owner": person_ids[a.owner]}))
+                .map(
+                    |a| json!({"iban": a.iban, "balance": a.balance, "owner": person_ids[a.owner]}),
+                )
                 .collect();
             let ids = client
                 .submit(
@@ -221,8 +231,16 @@ impl BankingGraph {
                 .map(|(k, v)| (k, v.as_u64().unwrap_or(0)))
                 .collect()
         };
-        let vertices = counts(client.submit("g.V().groupCount().by(label)", json!({})).await?);
-        let edges = counts(client.submit("g.E().groupCount().by(label)", json!({})).await?);
+        let vertices = counts(
+            client
+                .submit("g.V().groupCount().by(label)", json!({}))
+                .await?,
+        );
+        let edges = counts(
+            client
+                .submit("g.E().groupCount().by(label)", json!({}))
+                .await?,
+        );
         let mut lines = Vec::new();
         for p in client
             .submit(
@@ -318,6 +336,9 @@ mod tests {
         assert_eq!(d.edges["owns"], 15);
         assert!(a.transactions.iter().all(|t| t.from != t.to));
         let c = BankingGraph::generate(8, "x", 10, 15, 30);
-        assert_ne!(a.expected_digest().content_sha256, c.expected_digest().content_sha256);
+        assert_ne!(
+            a.expected_digest().content_sha256,
+            c.expected_digest().content_sha256
+        );
     }
 }

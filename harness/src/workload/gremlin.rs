@@ -48,7 +48,9 @@ pub enum GremlinError {
     #[error("failed to connect to {url}: {reason}")]
     Connect { url: String, reason: String },
     /// The server rejected the credentials.
-    #[error("Gremlin Server rejected the credentials of `{user}` (HTTP-style status 401: {message})")]
+    #[error(
+        "Gremlin Server rejected the credentials of `{user}` (HTTP-style status 401: {message})"
+    )]
     Unauthorized { user: String, message: String },
     /// The server answered with an error status: the request did not take effect (for a script
     /// error) or its outcome is unknown (timeouts: 598).
@@ -153,10 +155,12 @@ impl GremlinClient {
                 "language": "gremlin-groovy",
             }
         });
-        send(ws, &msg).await.map_err(|reason| GremlinError::Connect {
-            url: self.opts.url.clone(),
-            reason,
-        })?;
+        send(ws, &msg)
+            .await
+            .map_err(|reason| GremlinError::Connect {
+                url: self.opts.url.clone(),
+                reason,
+            })?;
         let mut items = Vec::new();
         loop {
             let frame = match ws.next().await {
@@ -255,7 +259,9 @@ fn typed(v: &Value) -> Value {
     match v {
         Value::Number(n) if n.is_i64() || n.is_u64() => json!({"@type": "g:Int64", "@value": n}),
         Value::Number(n) => json!({"@type": "g:Double", "@value": n}),
-        Value::Array(a) => json!({"@type": "g:List", "@value": a.iter().map(typed).collect::<Vec<_>>()}),
+        Value::Array(a) => {
+            json!({"@type": "g:List", "@value": a.iter().map(typed).collect::<Vec<_>>()})
+        }
         Value::Object(o) => {
             let flat: Vec<Value> = o
                 .iter()
@@ -299,7 +305,11 @@ fn decode_typed(t: &str, val: &Value) -> Value {
             let mut out = Vec::new();
             for pair in flat.chunks(2) {
                 let item = decode(&pair[0]);
-                let bulk = pair.get(1).map(decode).and_then(|b| b.as_u64()).unwrap_or(1);
+                let bulk = pair
+                    .get(1)
+                    .map(decode)
+                    .and_then(|b| b.as_u64())
+                    .unwrap_or(1);
                 out.extend(std::iter::repeat_n(item, bulk as usize));
             }
             Value::Array(out)
@@ -363,8 +373,25 @@ mod tests {
 
     #[test]
     fn classifies_outcomes() {
-        assert!(GremlinError::Server { code: 597, message: String::new() }.is_definite());
-        assert!(!GremlinError::Server { code: 598, message: String::new() }.is_definite());
-        assert!(!GremlinError::Indeterminate { reason: String::new() }.is_definite());
+        assert!(
+            GremlinError::Server {
+                code: 597,
+                message: String::new()
+            }
+            .is_definite()
+        );
+        assert!(
+            !GremlinError::Server {
+                code: 598,
+                message: String::new()
+            }
+            .is_definite()
+        );
+        assert!(
+            !GremlinError::Indeterminate {
+                reason: String::new()
+            }
+            .is_definite()
+        );
     }
 }
