@@ -213,12 +213,17 @@ pub fn hostname() -> String {
         .unwrap_or_else(|_| "unknown".into())
 }
 
-/// The start time of a process (field 22 of /proc/PID/stat), if it exists.
+/// The start time of a live process (field 22 of /proc/PID/stat); `None` when the process is gone
+/// or a zombie (a killed harness whose parent has not reaped it yet).
 fn process_start(pid: u32) -> Option<String> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) may hold spaces; fields after the last ')' are plain.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    rest.split_whitespace().nth(19).map(str::to_owned)
+    let mut rest = stat[stat.rfind(')')? + 2..].split_whitespace();
+    let state = rest.next()?;
+    if state == "Z" || state == "X" {
+        return None;
+    }
+    rest.nth(18).map(str::to_owned)
 }
 
 fn owner_is_alive(pid: Option<u32>, start: Option<&str>) -> bool {
