@@ -13,6 +13,7 @@ pub mod history;
 pub mod images;
 pub mod pki;
 pub mod probe;
+pub mod recovery;
 pub mod report;
 pub mod runtime;
 pub mod scenario;

@@ -385,6 +385,37 @@ impl VaultClient {
             })
     }
 
+    /// A raft snapshot of the whole Vault state (`GET sys/storage/raft/snapshot`).
+    pub async fn raft_snapshot(&self, token: &Secret) -> Result<Vec<u8>, VaultError> {
+        let what = "taking a raft snapshot";
+        let resp = self
+            .http
+            .get(format!("{}/v1/sys/storage/raft/snapshot", self.addr))
+            .header("X-Vault-Token", token.expose())
+            .timeout(Duration::from_secs(120))
+            .send()
+            .await
+            .map_err(|source| VaultError::Transport {
+                addr: self.addr.clone(),
+                what: what.into(),
+                source,
+            })?;
+        let status = resp.status();
+        let bytes = resp.bytes().await.map_err(|source| VaultError::Transport {
+            addr: self.addr.clone(),
+            what: what.into(),
+            source,
+        })?;
+        if !status.is_success() {
+            return Err(VaultError::Status {
+                what: what.into(),
+                status: status.as_u16(),
+                errors: String::from_utf8_lossy(&bytes).into_owned(),
+            });
+        }
+        Ok(bytes.to_vec())
+    }
+
     /// Revokes a token (and its children).
     pub async fn revoke_token(&self, admin: &Secret, token: &Secret) -> Result<(), VaultError> {
         self.call(

@@ -8,4 +8,6 @@ mod stack;
 
 pub use engine::{Engine, EngineError, LABEL_RUN, OrphanSweep};
 pub use service::{Service, ServiceError, ServiceSpec};
-pub use stack::{KV_MOUNT, RunningStack, StackError, wait_for};
+pub use stack::{
+    GREMLIN_USER, HCD_ADMIN_ROLE, JANUSGRAPH_CQL_ROLE, KV_MOUNT, RunningStack, StackError, wait_for,
+};

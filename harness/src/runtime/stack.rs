@@ -180,7 +180,7 @@ impl RunningStack {
             let t = Instant::now();
             match c {
                 Component::Vault => stack.start_vault().await?,
-                Component::Hcd(n) => stack.start_hcd(n).await?,
+                Component::Hcd(n) => stack.start_hcd(n, true).await?,
                 Component::Janusgraph => stack.start_janusgraph().await?,
                 Component::Alertmanager => stack.start_alertmanager().await?,
                 Component::Prometheus => stack.start_prometheus().await?,
@@ -322,18 +322,28 @@ impl RunningStack {
         let admin_user = Secret::from_string(HCD_ADMIN_ROLE.to_owned());
         let jg_user = Secret::from_string(JANUSGRAPH_CQL_ROLE.to_owned());
         let gremlin_user = Secret::from_string(GREMLIN_USER.to_owned());
-        v.kv_put(
-            root,
-            KV_MOUNT,
-            "hcd",
-            &[
-                ("admin_username", &admin_user),
-                ("admin_password", &s.hcd_admin_password),
-                ("keystore_password", &s.keystore_password),
-            ],
+        // A new KV v2 mount upgrades itself in the background and answers 400 until done.
+        wait_for(
+            "vault",
+            "first KV v2 write",
+            Duration::from_secs(30),
+            || async {
+                v.kv_put(
+                    root,
+                    KV_MOUNT,
+                    "hcd",
+                    &[
+                        ("admin_username", &admin_user),
+                        ("admin_password", &s.hcd_admin_password),
+                        ("keystore_password", &s.keystore_password),
+                    ],
+                )
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string())
+            },
         )
-        .await
-        .map_err(StackError::Vault)?;
+        .await?;
         v.kv_put(
             root,
             KV_MOUNT,
@@ -412,7 +422,8 @@ impl RunningStack {
         format!("127.0.0.1:{}", self.ports.storage)
     }
 
-    async fn start_hcd(&mut self, n: u8) -> Result<(), StackError> {
+    /// Starts node `n`; `fresh` (an empty data folder) bootstraps the roles from Vault's secrets.
+    async fn start_hcd(&mut self, n: u8, fresh: bool) -> Result<(), StackError> {
         let c = Component::Hcd(n);
         let dir = self.dir(c);
         let idx = usize::from(n - 1);
@@ -450,7 +461,7 @@ impl RunningStack {
         ];
         env.extend(self.vault_env("hcd", c));
         self.start_service(c, env, vec![]).await?;
-        if n == 1 {
+        if n == 1 && fresh {
             self.bootstrap_roles().await?;
         } else {
             self.admin_session().await?;
@@ -771,6 +782,195 @@ impl RunningStack {
     /// The engine.
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    fn require_service(&self, name: &str) -> Result<&Service, StackError> {
+        self.services.get(name).ok_or_else(|| StackError::Probe {
+            component: name.to_owned(),
+            probe: "lookup",
+            waited: Duration::ZERO,
+            last: format!(
+                "no such component; running: {}",
+                self.service_names().join(", ")
+            ),
+        })
+    }
+
+    /// The (ip, port) that answers for a component's main protocol.
+    pub fn main_endpoint(&self, name: &str) -> Option<(IpAddr, u16)> {
+        let local = IpAddr::from([127, 0, 0, 1]);
+        match name {
+            "vault" => Some((local, self.ports.vault)),
+            "janusgraph" => Some((local, self.ports.gremlin)),
+            "prometheus" => Some((local, self.ports.prometheus)),
+            "alertmanager" => Some((local, self.ports.alertmanager)),
+            _ => name
+                .strip_prefix("hcd-")
+                .and_then(|n| n.parse::<u8>().ok())
+                .map(|n| (IpAddr::from(Component::Hcd(n).ip()), self.ports.cql)),
+        }
+    }
+
+    /// Kills a component with SIGKILL and confirms it: the container is no longer running and its
+    /// port refuses connections.
+    pub async fn kill(&self, name: &str) -> Result<(), StackError> {
+        let svc = self.require_service(name)?;
+        svc.kill().await?;
+        let endpoint = self.main_endpoint(name);
+        wait_for(
+            name,
+            "kill confirmation",
+            Duration::from_secs(15),
+            || async {
+                if svc.is_running().await {
+                    return Err("the container still runs".into());
+                }
+                if let Some((ip, port)) = endpoint
+                    && tokio::net::TcpStream::connect((ip, port)).await.is_ok()
+                {
+                    return Err(format!("{ip}:{port} still accepts connections"));
+                }
+                Ok(())
+            },
+        )
+        .await
+    }
+
+    /// Freezes a component and confirms the engine reports it paused.
+    pub async fn pause(&self, name: &str) -> Result<(), StackError> {
+        let svc = self.require_service(name)?;
+        svc.pause().await?;
+        self.confirm_paused(name, true).await
+    }
+
+    /// Thaws a component and confirms it.
+    pub async fn unpause(&self, name: &str) -> Result<(), StackError> {
+        let svc = self.require_service(name)?;
+        svc.unpause().await?;
+        self.confirm_paused(name, false).await
+    }
+
+    async fn confirm_paused(&self, name: &str, want: bool) -> Result<(), StackError> {
+        let id = self.require_service(name)?.id().to_owned();
+        let docker = self.engine.docker().clone();
+        wait_for(name, "pause state", Duration::from_secs(10), || async {
+            let info = docker
+                .inspect_container(&id, None)
+                .await
+                .map_err(|e| e.to_string())?;
+            let paused = info.state.and_then(|s| s.paused).unwrap_or(false);
+            if paused == want {
+                Ok(())
+            } else {
+                Err(format!("paused={paused}, want {want}"))
+            }
+        })
+        .await
+    }
+
+    /// Starts a stopped or killed component again and waits until it is ready, including its
+    /// protocol check (Vault is unsealed with the run's key, as an operator would).
+    pub async fn restart(&mut self, name: &str) -> Result<Duration, StackError> {
+        let t = Instant::now();
+        let svc = self
+            .services
+            .get_mut(name)
+            .ok_or_else(|| StackError::Probe {
+                component: name.to_owned(),
+                probe: "lookup",
+                waited: Duration::ZERO,
+                last: "no such component".into(),
+            })?;
+        svc.restart().await?;
+        self.after_ready(name).await?;
+        Ok(t.elapsed())
+    }
+
+    /// The protocol check that follows a component's ready line.
+    async fn after_ready(&self, name: &str) -> Result<(), StackError> {
+        match name {
+            "vault" => {
+                let v = self.vault.clone();
+                wait_for(name, "health check", Duration::from_secs(30), || async {
+                    v.health().await.map(drop).map_err(|e| e.to_string())
+                })
+                .await?;
+                if v.unseal(&self.secrets.unseal_key)
+                    .await
+                    .map_err(StackError::Vault)?
+                {
+                    return Err(StackError::Probe {
+                        component: name.into(),
+                        probe: "unseal",
+                        waited: Duration::ZERO,
+                        last: "still sealed after the unseal key was given".into(),
+                    });
+                }
+                wait_for(name, "leadership", Duration::from_secs(30), || async {
+                    let h = v.health().await.map_err(|e| e.to_string())?;
+                    if h["sealed"] == false && h["standby"] == false {
+                        Ok(())
+                    } else {
+                        Err(format!("health: {h}"))
+                    }
+                })
+                .await
+            }
+            "janusgraph" => {
+                let client = self
+                    .gremlin_client()
+                    .await
+                    .map_err(|source| StackError::Gremlin {
+                        component: name.into(),
+                        source,
+                    })?;
+                client
+                    .submit("g.V().limit(1).count()", serde_json::json!({}))
+                    .await
+                    .map(drop)
+                    .map_err(|source| StackError::Gremlin {
+                        component: name.into(),
+                        source,
+                    })
+            }
+            "prometheus" => {
+                self.wait_http_ready(Component::Prometheus, self.ports.prometheus)
+                    .await
+            }
+            "alertmanager" => {
+                self.wait_http_ready(Component::Alertmanager, self.ports.alertmanager)
+                    .await
+            }
+            _ if name.starts_with("hcd-") => self.admin_session().await.map(drop),
+            _ => Ok(()),
+        }
+    }
+
+    /// Removes a Cassandra node's container and, when `wipe`, its data (a destroyed node and its
+    /// volume), then starts a fresh node in its place with the same address, ports and secrets.
+    /// On a wiped node the roles are created again from Vault's secrets, as an operator would.
+    pub async fn recreate_hcd(&mut self, n: u8, wipe: bool) -> Result<Duration, StackError> {
+        let t = Instant::now();
+        let c = Component::Hcd(n);
+        if let Some(svc) = self.services.remove(&c.name()) {
+            svc.remove().await?;
+        }
+        if wipe {
+            let dir = self.dir(c);
+            for sub in ["data", "commitlog", "saved_caches", "hints", "cdc_raw"] {
+                let p = dir.join(sub);
+                if p.exists() {
+                    fs::remove_dir_all(&p).map_err(io_err(&p))?;
+                }
+            }
+        }
+        self.start_hcd(n, wipe).await?;
+        Ok(t.elapsed())
+    }
+
+    /// The host folder holding a component's files (`<run>/<component>`).
+    pub fn component_dir(&self, name: &str) -> PathBuf {
+        self.config.run_dir.join(name)
     }
 
     /// Every TLS endpoint of the stack: (name, ip, port).
