@@ -48,7 +48,7 @@ async fn drill(stack: &mut RunningStack) -> anyhow::Result<()> {
         admin.query_unpaged(stmt, &[]).await?;
     }
     let writer = SequenceWriter::Cql {
-        session: admin,
+        session: Box::new(admin),
         writer: "kill-test".into(),
         consistency: scylla::statement::Consistency::One,
     };

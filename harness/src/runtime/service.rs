@@ -49,7 +49,7 @@ pub enum ServiceError {
         component: String,
         image: String,
         #[source]
-        source: testcontainers::TestcontainersError,
+        source: Box<testcontainers::TestcontainersError>,
     },
     /// The container stopped before it was ready.
     #[error(
@@ -78,7 +78,7 @@ pub enum ServiceError {
         what: &'static str,
         component: String,
         #[source]
-        source: testcontainers::TestcontainersError,
+        source: Box<testcontainers::TestcontainersError>,
     },
     /// An engine call failed.
     #[error(transparent)]
@@ -147,7 +147,7 @@ impl Service {
         let container = req.start().await.map_err(|source| ServiceError::Start {
             component: spec.component.clone(),
             image: spec.image.reference.clone(),
-            source,
+            source: Box::new(source),
         })?;
         let mut svc = Self {
             spec,
@@ -345,7 +345,7 @@ impl Service {
             c.rm().await.map_err(|source| ServiceError::Op {
                 what: "remove",
                 component: self.spec.component.clone(),
-                source,
+                source: Box::new(source),
             })?;
         }
         Ok(())
@@ -359,7 +359,7 @@ impl Service {
         ServiceError::Op {
             what,
             component: self.spec.component.clone(),
-            source,
+            source: Box::new(source),
         }
     }
 }

@@ -36,7 +36,7 @@ pub const HCD_ADMIN_ROLE: &str = "stackdrill_admin";
 pub enum StackError {
     /// A component's container failed.
     #[error(transparent)]
-    Service(#[from] ServiceError),
+    Service(Box<ServiceError>),
     /// Vault refused or failed.
     #[error("the Vault bootstrap failed")]
     Vault(#[source] VaultError),
@@ -78,6 +78,12 @@ pub enum StackError {
     /// An image is missing or unbuildable.
     #[error(transparent)]
     Image(#[from] crate::images::ImageError),
+}
+
+impl From<ServiceError> for StackError {
+    fn from(e: ServiceError) -> Self {
+        StackError::Service(Box::new(e))
+    }
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StackError + '_ {

@@ -43,7 +43,7 @@ pub enum SequenceWriter {
     /// A CQL table.
     Cql {
         /// The session (TLS, auth).
-        session: Session,
+        session: Box<Session>,
         /// The writer id (partition key).
         writer: String,
         /// Write and read consistency.
@@ -165,7 +165,7 @@ pub fn classify_cql(e: &ExecutionError) -> WriteOutcome {
     use scylla::errors::DbError;
     let text = crate::workload::error_chain(e);
     match e {
-        ExecutionError::LastAttemptError(RequestAttemptError::DbError(db, _)) => match db {
+        ExecutionError::LastAttemptError(RequestAttemptError::DbError(
             DbError::Unavailable { .. }
             | DbError::Overloaded
             | DbError::IsBootstrapping
@@ -174,9 +174,9 @@ pub fn classify_cql(e: &ExecutionError) -> WriteOutcome {
             | DbError::Unauthorized
             | DbError::AuthenticationError
             | DbError::ConfigError
-            | DbError::AlreadyExists { .. } => WriteOutcome::Fail(text),
-            _ => WriteOutcome::Indeterminate(text),
-        },
+            | DbError::AlreadyExists { .. },
+            _,
+        )) => WriteOutcome::Fail(text),
         ExecutionError::ConnectionPoolError(_) | ExecutionError::EmptyPlan => {
             WriteOutcome::Fail(text)
         }
