@@ -52,7 +52,7 @@ pub enum SequenceWriter {
     /// Graph vertices.
     Graph {
         /// The client.
-        client: GremlinClient,
+        client: Box<GremlinClient>,
         /// The writer id (property).
         writer: String,
     },
