@@ -6,6 +6,7 @@ pub mod banking;
 pub mod cql;
 pub mod gremlin;
 pub mod ledger;
+pub mod schedule;
 
 /// An error and its sources, joined with ": " (for messages that cross a process boundary).
 pub fn error_chain(e: &dyn std::error::Error) -> String {
