@@ -32,9 +32,22 @@ pub enum CliError {
 pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("STACKDRILL_LOG")
         .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,stackdrill=info"));
+        .unwrap_or_else(|_| {
+            tracing_subscriber::EnvFilter::new("warn,stackdrill=info,scylla=error")
+        });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+/// `error: <message>` followed by one `  caused by: <source>` line per source in the chain.
+pub fn render_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = format!("error: {e}");
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        out.push_str(&format!("\n  caused by: {c}"));
+        cur = c.source();
+    }
+    out
 }

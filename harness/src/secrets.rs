@@ -31,6 +31,12 @@ impl Secret {
         Self(value)
     }
 
+    /// A value stored beside secrets that is not itself secret (a user name): not registered
+    /// with the redactor, so ordinary text that contains it stays readable.
+    pub fn public(value: &str) -> Self {
+        Self(value.to_owned())
+    }
+
     /// The value, for the one call that needs it.
     pub fn expose(&self) -> &str {
         &self.0

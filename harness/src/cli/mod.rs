@@ -60,7 +60,7 @@ pub fn main() -> ExitCode {
         };
         eprintln!(
             "{}",
-            crate::secrets::Redactor::global().redact(&format!("{:?}", miette::Report::new(e)))
+            crate::secrets::Redactor::global().redact(&crate::errors::render_chain(&e))
         );
         code
     }))

@@ -186,7 +186,14 @@ impl RunningStack {
             let t = Instant::now();
             match c {
                 Component::Vault => stack.start_vault().await?,
-                Component::Hcd(n) => stack.start_hcd(n, true).await?,
+                Component::Hcd(n) => {
+                    stack.start_hcd(n).await?;
+                    // Roles (and system_auth's replication) once every node is up: with RF 3 and
+                    // one node, QUORUM auth reads would fail.
+                    if n == stack.config.hcd_nodes {
+                        stack.bootstrap_roles().await?;
+                    }
+                }
                 Component::Janusgraph => stack.start_janusgraph().await?,
                 Component::Alertmanager => stack.start_alertmanager().await?,
                 Component::Prometheus => stack.start_prometheus().await?,
@@ -325,9 +332,9 @@ impl RunningStack {
         })
         .await?;
         let s = &self.secrets;
-        let admin_user = Secret::from_string(HCD_ADMIN_ROLE.to_owned());
-        let jg_user = Secret::from_string(JANUSGRAPH_CQL_ROLE.to_owned());
-        let gremlin_user = Secret::from_string(GREMLIN_USER.to_owned());
+        let admin_user = Secret::public(HCD_ADMIN_ROLE);
+        let jg_user = Secret::public(JANUSGRAPH_CQL_ROLE);
+        let gremlin_user = Secret::public(GREMLIN_USER);
         // A new KV v2 mount upgrades itself in the background and answers 400 until done.
         wait_for(
             "vault",
@@ -428,8 +435,8 @@ impl RunningStack {
         format!("127.0.0.1:{}", self.ports.storage)
     }
 
-    /// Starts node `n`; `fresh` (an empty data folder) bootstraps the roles from Vault's secrets.
-    async fn start_hcd(&mut self, n: u8, fresh: bool) -> Result<(), StackError> {
+    /// Starts node `n` and waits for it to serve CQL.
+    async fn start_hcd(&mut self, n: u8) -> Result<(), StackError> {
         let c = Component::Hcd(n);
         let dir = self.dir(c);
         let idx = usize::from(n - 1);
@@ -466,13 +473,7 @@ impl RunningStack {
             ),
         ];
         env.extend(self.vault_env("hcd", c));
-        self.start_service(c, env, vec![]).await?;
-        if n == 1 && fresh {
-            self.bootstrap_roles().await?;
-        } else {
-            self.admin_session().await?;
-        }
-        Ok(())
+        self.start_service(c, env, vec![]).await
     }
 
     /// The CQL endpoint of node 1.
@@ -503,7 +504,7 @@ impl RunningStack {
     async fn bootstrap_roles(&mut self) -> Result<(), StackError> {
         // The default superuser appears superuser_setup_delay_ms after first start.
         let node = self.cql_node();
-        let default_pw = Secret::from_string("cassandra".to_owned());
+        let default_pw = Secret::public("cassandra");
         let ca = self.ca_pem.clone();
         let mut last: Option<CqlConnectError> = None;
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -970,7 +971,12 @@ impl RunningStack {
                 }
             }
         }
-        self.start_hcd(n, wipe).await?;
+        self.start_hcd(n).await?;
+        if wipe && self.config.hcd_nodes == 1 {
+            self.bootstrap_roles().await?;
+        } else {
+            self.admin_session().await?;
+        }
         Ok(t.elapsed())
     }
 
