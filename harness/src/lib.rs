@@ -9,6 +9,7 @@
 pub mod checker;
 pub mod cli;
 pub mod errors;
+pub mod fault;
 pub mod history;
 pub mod images;
 pub mod pki;
