@@ -48,6 +48,7 @@ fn vault_spec(run_id: &str, ready_line: &str, timeout: Duration) -> ServiceSpec 
         ],
         mounts: vec![],
         ready_line: ready_line.to_owned(),
+        fail_lines: vec![],
         startup_timeout: timeout,
         log_path: dir.join("vault.log"),
         memory_limit: None,

@@ -32,6 +32,8 @@ pub struct ServiceSpec {
     pub mounts: Vec<PathBuf>,
     /// A line (substring) in the container's output that means "ready".
     pub ready_line: String,
+    /// Lines that mean start-up failed even if the process lingers.
+    pub fail_lines: Vec<String>,
     /// How long start-up may take before the component is declared failed.
     pub startup_timeout: Duration,
     /// Where the container's output is copied.
@@ -58,6 +60,16 @@ pub enum ServiceError {
     Exited {
         component: String,
         exit_code: Option<i64>,
+        log: PathBuf,
+        tail: String,
+    },
+    /// The process reported that it could not start.
+    #[error(
+        "{component} reported a fatal start-up error ({line:?})\n--- last lines of {log} ---\n{tail}"
+    )]
+    Fatal {
+        component: String,
+        line: String,
         log: PathBuf,
         tail: String,
     },
@@ -143,6 +155,8 @@ impl Service {
                 source,
             })?;
         }
+        // A retried start appends to the same log: readiness is judged on this attempt's lines.
+        let offset = std::fs::metadata(&spec.log_path).map_or(0, |m| m.len());
         let since = unix_now();
         let container = req.start().await.map_err(|source| ServiceError::Start {
             component: spec.component.clone(),
@@ -157,7 +171,7 @@ impl Service {
             startup: Duration::ZERO,
         };
         svc.follow_logs(since)?;
-        svc.wait_ready(started, 0).await?;
+        svc.wait_ready(started, offset).await?;
         svc.startup = started.elapsed();
         Ok(svc)
     }
@@ -230,10 +244,24 @@ impl Service {
         loop {
             if let Ok(bytes) = tokio::fs::read(&self.spec.log_path).await
                 && bytes.len() as u64 > offset
-                && String::from_utf8_lossy(&bytes[offset as usize..])
-                    .contains(&self.spec.ready_line)
             {
-                return Ok(());
+                let text = String::from_utf8_lossy(&bytes[offset as usize..]);
+                if text.contains(&self.spec.ready_line) {
+                    return Ok(());
+                }
+                if let Some(line) = self
+                    .spec
+                    .fail_lines
+                    .iter()
+                    .find(|l| text.contains(l.as_str()))
+                {
+                    return Err(ServiceError::Fatal {
+                        component: self.spec.component.clone(),
+                        line: line.clone(),
+                        log: self.spec.log_path.clone(),
+                        tail: self.log_tail(40),
+                    });
+                }
             }
             if last_state_check.elapsed() > Duration::from_millis(500) {
                 last_state_check = Instant::now();

@@ -230,6 +230,7 @@ impl RunningStack {
             cmd,
             mounts: vec![self.config.run_dir.clone()],
             ready_line: c.ready_line().to_owned(),
+            fail_lines: c.fail_lines().iter().map(|l| (*l).to_owned()).collect(),
             startup_timeout: c.startup_timeout(),
             log_path: self.log_path(c),
             memory_limit: None,
@@ -271,8 +272,43 @@ impl RunningStack {
         cmd: Vec<String>,
     ) -> Result<(), StackError> {
         let spec = self.spec(c, env, cmd);
-        let svc = Service::start(&self.engine, spec).await?;
-        self.services.insert(c.name(), svc);
+        let mut attempt = 1;
+        loop {
+            match Service::start(&self.engine, spec.clone()).await {
+                Ok(svc) => {
+                    self.services.insert(c.name(), svc);
+                    return Ok(());
+                }
+                Err(e @ (ServiceError::Fatal { .. } | ServiceError::Exited { .. }))
+                    if attempt < c.start_attempts() =>
+                {
+                    let reason = e.to_string();
+                    let reason = reason.lines().next().unwrap_or_default();
+                    tracing::warn!(component = %c.name(), attempt, "start failed, retrying: {reason}");
+                    // The failed container is still there (it may linger): remove it by label.
+                    let _ = self.remove_component_containers(&c.name()).await;
+                    attempt += 1;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    async fn remove_component_containers(&self, component: &str) -> Result<(), StackError> {
+        let label = format!("{}={component}", super::engine::LABEL_COMPONENT);
+        for (id, labels) in self
+            .engine
+            .containers_labelled(&label)
+            .await
+            .map_err(|e| StackError::Service(Box::new(e.into())))?
+        {
+            if labels.get(super::LABEL_RUN) == Some(&self.config.run_id) {
+                self.engine
+                    .remove(&id)
+                    .await
+                    .map_err(|e| StackError::Service(Box::new(e.into())))?;
+            }
+        }
         Ok(())
     }
 

@@ -70,6 +70,25 @@ impl Component {
         }
     }
 
+    /// Output lines that mean start-up failed although the process may linger.
+    pub fn fail_lines(self) -> &'static [&'static str] {
+        match self {
+            Component::Janusgraph => &["JanusGraph Server was unable to start"],
+            Component::Hcd(_) => &["Exception encountered during startup"],
+            _ => &[],
+        }
+    }
+
+    /// How many times a failed start is retried (a new container each time). JanusGraph's first
+    /// start creates its tables; on a three-node cluster on two cores, a node may not know a new
+    /// table yet when JanusGraph reads it, and the next start finds the tables in place.
+    pub fn start_attempts(self) -> u32 {
+        match self {
+            Component::Janusgraph => 3,
+            _ => 1,
+        }
+    }
+
     /// How long start-up may take on a 2-core machine.
     pub fn startup_timeout(self) -> Duration {
         match self {
