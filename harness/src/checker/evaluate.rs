@@ -1,0 +1,101 @@
+//! [`evaluate`]: runs every check of a plan over a history and merges the verdicts.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::index::Index;
+use super::latency::{LatencyLimits, availability, latency};
+use super::ledger::{LedgerLimits, ledger, rpo};
+use super::rto::{rto, time_to_detect};
+use super::steps::{method_steps, probe_steps, rollback_steps, steady_state};
+use super::timeline::{Timeline, timeline};
+use super::verdict::{CheckError, CheckResult, Figure, Thresholds, Verdict};
+use crate::history::Log;
+use crate::scenario::{Action, Check, Plan};
+
+/// The verdicts of one scenario run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evaluation {
+    /// The worst of the checks.
+    pub verdict: Verdict,
+    /// Declared checks in file order, then `method`, `rollback` (and `run` if it errored).
+    pub checks: Vec<CheckResult>,
+    /// Every figure with a target, by name (the first check that reports it wins).
+    pub figures: Vec<Figure>,
+    /// The charted series.
+    pub timeline: Timeline,
+}
+
+/// Judges a run. `run_error` is the runner's error, if the run could not complete (the stack
+/// did not start, it was interrupted): it adds an `unknown` check, so such a run never passes.
+pub fn evaluate(plan: &Plan, log: &Log, th: &Thresholds, run_error: Option<&str>) -> Evaluation {
+    let ix = Index::new(log);
+    let mut checks = Vec::new();
+    for c in &plan.checks {
+        let kind = c.check.kind().as_str();
+        let res = catch_unwind(AssertUnwindSafe(|| run_check(plan, &ix, &c.name, &c.check, th)))
+            .unwrap_or_else(|_| Err(CheckError::Internal("the checker panicked".into())));
+        checks.push(res.unwrap_or_else(|e| CheckResult::unknown(&c.name, kind, &e)));
+    }
+    let steps: Vec<(String, &'static str)> = plan.steps.iter().map(|s| (s.name.clone(), s.action.label())).collect();
+    checks.push(method_steps(&ix, &steps));
+    let rollbacks: Vec<String> = plan.rollbacks.iter().map(|s| s.name.clone()).collect();
+    checks.push(rollback_steps(&ix, &rollbacks));
+    if let Some(e) = run_error {
+        checks.push(CheckResult::new("run", "run", Verdict::Unknown, format!("the run did not complete: {e}")));
+    }
+    if ix.orphan_completions > 0 {
+        checks.push(CheckResult::new(
+            "history",
+            "history",
+            Verdict::Unknown,
+            format!("{} completions have no matching invocation: the history is inconsistent", ix.orphan_completions),
+        ));
+    }
+    let mut figures: Vec<Figure> = Vec::new();
+    for f in checks.iter().flat_map(|c| &c.figures) {
+        if !figures.iter().any(|g| g.name == f.name) {
+            figures.push(f.clone());
+        }
+    }
+    Evaluation { verdict: Verdict::worst(checks.iter().map(|c| c.verdict)), checks, figures, timeline: timeline(&ix) }
+}
+
+fn run_check(plan: &Plan, ix: &Index, name: &str, check: &Check, th: &Thresholds) -> Result<CheckResult, CheckError> {
+    match check {
+        Check::Ledger { workload, max_lost, max_duplicated, max_resurrected } => ledger(
+            ix,
+            name,
+            workload,
+            LedgerLimits { max_lost: *max_lost, max_duplicated: *max_duplicated, max_resurrected: *max_resurrected },
+        ),
+        Check::Rto { fault, probes, settle } => rto(ix, name, fault, probes, *settle, th.rto),
+        Check::Rpo { workload } => rpo(ix, name, workload, th.rpo),
+        Check::Latency { workload } => {
+            let interval = plan
+                .workload(workload)
+                .filter(|w| w.rate > 0.0)
+                .map(|w| Duration::from_secs_f64(f64::from(w.concurrency) / w.rate));
+            latency(
+                ix,
+                name,
+                workload,
+                LatencyLimits { p50: th.p50_latency, p95: th.p95_latency, p99: th.p99_latency, error_rate: th.error_rate, expected_interval: interval },
+            )
+        }
+        Check::Availability { workload } => availability(ix, name, workload, th.availability),
+        Check::TimeToDetect { fault, alert } => time_to_detect(ix, name, fault, alert, th.time_to_detect),
+        Check::SteadyState => steady_state(ix, name, &plan.steady_state.probes),
+        Check::Probe { probe } => {
+            let steps: Vec<String> = plan
+                .steps
+                .iter()
+                .filter(|s| matches!(&s.action, Action::Probe(p) if p == probe))
+                .map(|s| s.name.clone())
+                .collect();
+            probe_steps(ix, name, probe, &steps)
+        }
+    }
+}
