@@ -14,6 +14,7 @@ pub mod images;
 pub mod pki;
 pub mod probe;
 pub mod report;
+pub mod runner;
 pub mod runtime;
 pub mod scenario;
 pub mod score;

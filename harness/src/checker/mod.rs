@@ -21,6 +21,6 @@ pub use index::{Index, OpRec};
 pub use latency::{LatencyLimits, availability, latency};
 pub use ledger::{LedgerLimits, ledger, rpo};
 pub use rto::{rto, time_to_detect};
-pub use steps::{method_steps, probe_steps, rollback_steps, steady_state};
+pub use steps::{PHASE_AFTER, steps_phase_after, method_steps, probe_steps, rollback_steps, steady_state};
 pub use timeline::{FaultWindow, LatencyPoint, PhaseMark, Timeline, timeline};
 pub use verdict::{Bound, CheckError, CheckResult, Evidence, Figure, Target, Thresholds, Verdict};

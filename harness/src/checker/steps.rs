@@ -9,6 +9,11 @@ use crate::history::ProbeStatus;
 /// The phase mark after which the steady state is checked again.
 pub const PHASE_AFTER: &str = "steady_state_after";
 
+/// [`PHASE_AFTER`], for the runner.
+pub fn steps_phase_after() -> &'static str {
+    PHASE_AFTER
+}
+
 fn status_verdict(s: ProbeStatus) -> Verdict {
     match s {
         ProbeStatus::Pass => Verdict::Pass,
