@@ -305,15 +305,16 @@ pub fn grade(catalog: &Catalog, cov: &Coverage) -> Grade {
     for (cat, cat_weight) in &catalog.categories {
         let in_cat: Vec<&ControlStatus> = cov.controls.iter().filter(|c| &c.category == cat).collect();
         let total: f64 = in_cat.iter().map(|c| c.weight).sum();
-        let mut points = 0.0;
+        let mut points = 0.0_f64;
         for c in in_cat.iter().filter(|c| c.proven) {
             let p = cat_weight * c.weight / total;
             points += p;
             contributions.push(Contribution { control: c.id.clone(), points: p, proven_by: c.proven_by.clone() });
         }
-        categories.push(CategoryScore { category: cat.clone(), points, max: *cat_weight });
+        categories.push(CategoryScore { category: cat.clone(), points: points + 0.0, max: *cat_weight });
     }
-    let score = contributions.iter().map(|c| c.points).sum::<f64>().clamp(0.0, 100.0);
+    // `+ 0.0` turns the -0.0 of an empty float sum into 0.0.
+    let score = (contributions.iter().map(|c| c.points).sum::<f64>() + 0.0).clamp(0.0, 100.0);
     let letter = catalog
         .grades
         .iter()

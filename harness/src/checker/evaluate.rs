@@ -11,7 +11,7 @@ use super::ledger::{LedgerLimits, ledger, rpo};
 use super::rto::{rto, time_to_detect};
 use super::steps::{method_steps, probe_steps, rollback_steps, steady_state};
 use super::timeline::{Timeline, timeline};
-use super::verdict::{CheckError, CheckResult, Figure, Thresholds, Verdict};
+use super::verdict::{CheckError, CheckResult, Figure, Target, Thresholds, Verdict};
 use crate::history::Log;
 use crate::scenario::{Action, Check, Plan};
 
@@ -37,7 +37,11 @@ pub fn evaluate(plan: &Plan, log: &Log, th: &Thresholds, run_error: Option<&str>
         let kind = c.check.kind().as_str();
         let res = catch_unwind(AssertUnwindSafe(|| run_check(plan, &ix, &c.name, &c.check, th)))
             .unwrap_or_else(|_| Err(CheckError::Internal("the checker panicked".into())));
-        checks.push(res.unwrap_or_else(|e| CheckResult::unknown(&c.name, kind, &e)));
+        checks.push(res.unwrap_or_else(|e| {
+            let mut r = CheckResult::unknown(&c.name, kind, &e);
+            r.figures = expected_figures(&c.check, th);
+            r
+        }));
     }
     let steps: Vec<(String, &'static str)> = plan.steps.iter().map(|s| (s.name.clone(), s.action.label())).collect();
     checks.push(method_steps(&ix, &steps));
@@ -61,6 +65,29 @@ pub fn evaluate(plan: &Plan, log: &Log, th: &Thresholds, run_error: Option<&str>
         }
     }
     Evaluation { verdict: Verdict::worst(checks.iter().map(|c| c.verdict)), checks, figures, timeline: timeline(&ix) }
+}
+
+/// The figures a check reports, unmeasured, so a check that could not run still shows its
+/// targets.
+fn expected_figures(check: &Check, th: &Thresholds) -> Vec<Figure> {
+    let secs = |d: Option<Duration>| d.map(|d| Target::at_most(d.as_secs_f64()));
+    let ms = |d: Option<Duration>| d.map(|d| Target::at_most(d.as_secs_f64() * 1000.0));
+    match check {
+        Check::Ledger { max_lost, .. } => {
+            vec![Figure::new("lost_acknowledged_writes", None, "count", Some(Target::at_most(*max_lost as f64)))]
+        }
+        Check::Rto { .. } => vec![Figure::new("rto_seconds", None, "seconds", secs(th.rto))],
+        Check::Rpo { .. } => vec![Figure::new("rpo_seconds", None, "seconds", secs(th.rpo))],
+        Check::Latency { .. } => vec![
+            Figure::new("p50_latency_ms", None, "ms", ms(th.p50_latency)),
+            Figure::new("p95_latency_ms", None, "ms", ms(th.p95_latency)),
+            Figure::new("p99_latency_ms", None, "ms", ms(th.p99_latency)),
+            Figure::new("error_rate", None, "ratio", th.error_rate.map(Target::at_most)),
+        ],
+        Check::Availability { .. } => vec![Figure::new("availability", None, "ratio", th.availability.map(Target::at_least))],
+        Check::TimeToDetect { .. } => vec![Figure::new("time_to_detect_seconds", None, "seconds", secs(th.time_to_detect))],
+        Check::SteadyState | Check::Probe { .. } => Vec::new(),
+    }
 }
 
 fn run_check(plan: &Plan, ix: &Index, name: &str, check: &Check, th: &Thresholds) -> Result<CheckResult, CheckError> {

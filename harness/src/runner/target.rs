@@ -120,4 +120,9 @@ pub trait Target {
     async fn read_back(&self, w: &WorkloadSpec) -> Result<Vec<u64>, TargetError>;
     /// Tears the stack down.
     async fn stop(&self) -> Result<(), TargetError>;
+    /// Secrets this target generated or read (passwords, tokens, keys): the report writer
+    /// replaces each with «redacted». Called after [`Target::stop`].
+    fn secrets(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
