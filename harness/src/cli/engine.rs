@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::checker::{Verdict, evaluate};
 use crate::errors::{CliError, exit};
 use crate::history::History;
-use crate::report::{self, CheckOut, Redactor, RunReport, ScenarioReport, figure_map};
+use crate::report::{self, Redactor, RunReport, ScenarioReport};
 use crate::runner::{self, RunOptions, Target, UnwiredTarget};
 use crate::scenario::{LoadError, LoadOptions, Plan, load, render_plain};
 use crate::score::{self, Catalog, ScenarioOutcome};
@@ -233,19 +233,14 @@ pub async fn run_scenarios<T: Target>(
             controls: plan.controls.clone(),
             passing_checks: eval.checks.iter().filter(|c| c.verdict == Verdict::Pass).map(|c| c.name.clone()).collect(),
         });
-        scenarios.push(ScenarioReport {
-            name: plan.name.clone(),
-            file: plan.source.display().to_string(),
-            verdict: eval.verdict,
-            duration_seconds: t0.elapsed().as_secs_f64(),
-            tier: th.tier,
-            controls: plan.controls.clone(),
-            figures: figure_map(&eval.figures),
-            checks: eval.checks.iter().map(|c| CheckOut::from_result(c, Some(&hist_rel))).collect(),
-            history: Some(hist_rel),
-            error: rec.error.clone(),
-            timeline: eval.timeline,
-        });
+        scenarios.push(ScenarioReport::new(
+            plan,
+            &eval,
+            th.tier,
+            t0.elapsed().as_secs_f64(),
+            Some(&hist_rel),
+            rec.error.clone(),
+        ));
         let line = format!(
             "{:<8} {}{}",
             eval.verdict.as_str().to_uppercase(),

@@ -126,7 +126,7 @@ fn latency_chart(s: &mut String, sc: &ScenarioReport) {
     let ymax = t.latency.iter().filter_map(|p| p.p99_ms).fold(1.0_f64, f64::max) * 1.1;
     let x = |v: f64| PAD + (v / end) * (W - 2.0 * PAD);
     let y = |v: f64| H - PAD + 10.0 - (v / ymax) * (H - 2.0 * PAD);
-    let _ = writeln!(s, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{H}\" role=\"img\" aria-label=\"latency over time\">");
+    let _ = writeln!(s, "<svg width=\"{W}\" height=\"{H}\" role=\"img\" aria-label=\"latency over time\">");
     for f in &t.faults {
         let x0 = x(f.start_s);
         let x1 = x(f.end_s.unwrap_or(end));
@@ -185,7 +185,7 @@ fn rto_timeline(s: &mut String, sc: &ScenarioReport) {
     let row_h = 16.0;
     let h = rows.len() as f64 * row_h + 50.0;
     let x = |v: f64| 200.0 + (v / end) * (W - 220.0);
-    let _ = writeln!(s, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{h:.0}\" role=\"img\" aria-label=\"RTO timeline\">");
+    let _ = writeln!(s, "<svg width=\"{W}\" height=\"{h:.0}\" role=\"img\" aria-label=\"RTO timeline\">");
     for (i, (label, a, b, color)) in rows.iter().enumerate() {
         let yy = 10.0 + i as f64 * row_h;
         let x0 = x(*a);
@@ -224,7 +224,7 @@ fn coverage_matrix(s: &mut String, r: &RunReport) {
     let cols = r.scenarios.len().max(1) as f64;
     let w = left + cols * cell + 20.0;
     let h = top + r.coverage.controls.len() as f64 * cell + 10.0;
-    let _ = writeln!(s, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w:.0}\" height=\"{h:.0}\" role=\"img\" aria-label=\"coverage matrix\">");
+    let _ = writeln!(s, "<svg width=\"{w:.0}\" height=\"{h:.0}\" role=\"img\" aria-label=\"coverage matrix\">");
     for (j, sc) in r.scenarios.iter().enumerate() {
         let xx = left + j as f64 * cell + cell / 2.0;
         let _ = writeln!(

@@ -50,6 +50,32 @@ pub struct ScenarioReport {
     pub timeline: Timeline,
 }
 
+impl ScenarioReport {
+    /// Copies a scenario's evaluation into the report.
+    pub fn new(
+        plan: &crate::scenario::Plan,
+        eval: &crate::checker::Evaluation,
+        tier: Option<u8>,
+        duration_seconds: f64,
+        history: Option<&str>,
+        error: Option<String>,
+    ) -> Self {
+        Self {
+            name: plan.name.clone(),
+            file: plan.source.display().to_string(),
+            verdict: eval.verdict,
+            duration_seconds,
+            tier,
+            controls: plan.controls.clone(),
+            figures: figure_map(&eval.figures),
+            checks: eval.checks.iter().map(|c| CheckOut::from_result(c, history)).collect(),
+            history: history.map(str::to_owned),
+            error,
+            timeline: eval.timeline.clone(),
+        }
+    }
+}
+
 /// A figure in the report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FigureOut {
