@@ -92,7 +92,11 @@ pub enum Event {
         detail: Option<String>,
     },
     /// A fault took effect (confirmed by the target).
-    FaultStart { fault: FaultId, step: String, description: String },
+    FaultStart {
+        fault: FaultId,
+        step: String,
+        description: String,
+    },
     /// A fault was healed.
     FaultEnd {
         fault: FaultId,
@@ -113,7 +117,11 @@ pub enum Event {
         detail: Option<String>,
     },
     /// A step of the method or rollback started.
-    StepStart { step: String, action: String, rollback: bool },
+    StepStart {
+        step: String,
+        action: String,
+        rollback: bool,
+    },
     /// A step ended.
     StepEnd {
         step: String,
@@ -177,7 +185,10 @@ pub struct History {
 
 impl std::fmt::Debug for History {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("History").field("header", &self.inner.header).field("len", &self.len()).finish()
+        f.debug_struct("History")
+            .field("header", &self.inner.header)
+            .field("len", &self.len())
+            .finish()
     }
 }
 
@@ -198,7 +209,11 @@ impl History {
                 },
                 next_op: AtomicU64::new(0),
                 next_fault: AtomicU64::new(0),
-                state: Mutex::new(State { entries: Vec::new(), sink: None, sink_error: None }),
+                state: Mutex::new(State {
+                    entries: Vec::new(),
+                    sink: None,
+                    sink_error: None,
+                }),
             }),
         }
     }
@@ -235,9 +250,15 @@ impl History {
     pub fn append(&self, event: Event) -> u64 {
         let mut st = self.lock();
         let seq = st.entries.len() as u64;
-        let entry = Entry { seq, t_ns: self.now_ns(), event };
+        let entry = Entry {
+            seq,
+            t_ns: self.now_ns(),
+            event,
+        };
         if let Some(w) = st.sink.as_mut() {
-            let res = serde_json::to_writer(&mut *w, &entry).map_err(io::Error::from).and_then(|()| w.write_all(b"\n"));
+            let res = serde_json::to_writer(&mut *w, &entry)
+                .map_err(io::Error::from)
+                .and_then(|()| w.write_all(b"\n"));
             if let Err(e) = res {
                 st.sink_error.get_or_insert_with(|| e.to_string());
                 st.sink = None;
@@ -248,7 +269,14 @@ impl History {
     }
 
     /// Records that `workload`'s worker `process` sent an operation; returns its id.
-    pub fn invoke(&self, workload: &str, process: u32, kind: OpKind, key: Option<String>, value: Option<u64>) -> OpId {
+    pub fn invoke(
+        &self,
+        workload: &str,
+        process: u32,
+        kind: OpKind,
+        key: Option<String>,
+        value: Option<u64>,
+    ) -> OpId {
         self.invoke_at(workload, process, kind, key, value, None)
     }
 
@@ -263,41 +291,79 @@ impl History {
         intended_ns: Option<u64>,
     ) -> OpId {
         let op = OpId(self.inner.next_op.fetch_add(1, Ordering::Relaxed));
-        self.append(Event::Invoke { op, workload: workload.to_owned(), process, kind, key, value, intended_ns });
+        self.append(Event::Invoke {
+            op,
+            workload: workload.to_owned(),
+            process,
+            kind,
+            key,
+            value,
+            intended_ns,
+        });
         op
     }
 
     /// Records how an operation completed.
     pub fn complete(&self, op: OpId, outcome: Outcome, detail: Option<String>) {
-        self.append(Event::Complete { op, outcome, detail });
+        self.append(Event::Complete {
+            op,
+            outcome,
+            detail,
+        });
     }
 
     /// Allocates a fault id and records that the fault took effect.
     pub fn fault_start(&self, step: &str, description: &str) -> FaultId {
         let fault = FaultId(self.inner.next_fault.fetch_add(1, Ordering::Relaxed));
-        self.append(Event::FaultStart { fault, step: step.to_owned(), description: description.to_owned() });
+        self.append(Event::FaultStart {
+            fault,
+            step: step.to_owned(),
+            description: description.to_owned(),
+        });
         fault
     }
 
     /// Records that a fault was healed (or that healing it failed).
     pub fn fault_end(&self, fault: FaultId, step: &str, ok: bool, detail: Option<String>) {
-        self.append(Event::FaultEnd { fault, step: step.to_owned(), ok, detail });
+        self.append(Event::FaultEnd {
+            fault,
+            step: step.to_owned(),
+            ok,
+            detail,
+        });
     }
 
     /// Records a probe observation.
-    pub fn probe(&self, name: &str, status: ProbeStatus, value: Option<f64>, observed: Option<String>, detail: Option<String>) {
-        self.append(Event::Probe { name: name.to_owned(), status, value, observed, detail });
+    pub fn probe(
+        &self,
+        name: &str,
+        status: ProbeStatus,
+        value: Option<f64>,
+        observed: Option<String>,
+        detail: Option<String>,
+    ) {
+        self.append(Event::Probe {
+            name: name.to_owned(),
+            status,
+            value,
+            observed,
+            detail,
+        });
     }
 
     /// Marks a phase.
     pub fn phase(&self, name: &str) {
-        self.append(Event::Phase { name: name.to_owned() });
+        self.append(Event::Phase {
+            name: name.to_owned(),
+        });
         self.flush();
     }
 
     /// Records a note.
     pub fn note(&self, message: impl Into<String>) {
-        self.append(Event::Note { message: message.into() });
+        self.append(Event::Note {
+            message: message.into(),
+        });
     }
 
     /// Number of entries so far.
@@ -313,17 +379,20 @@ impl History {
     /// Flushes the sink; returns the first write error, if any happened.
     pub fn flush(&self) -> Option<String> {
         let mut st = self.lock();
-        if let Some(w) = st.sink.as_mut() {
-            if let Err(e) = w.flush() {
-                st.sink_error.get_or_insert_with(|| e.to_string());
-            }
+        if let Some(w) = st.sink.as_mut()
+            && let Err(e) = w.flush()
+        {
+            st.sink_error.get_or_insert_with(|| e.to_string());
         }
         st.sink_error.clone()
     }
 
     /// A frozen copy of the entries so far, for the checkers.
     pub fn snapshot(&self) -> Log {
-        Log { header: self.inner.header.clone(), entries: self.lock().entries.clone() }
+        Log {
+            header: self.inner.header.clone(),
+            entries: self.lock().entries.clone(),
+        }
     }
 }
 
@@ -342,7 +411,11 @@ impl Log {
         let entries = events
             .into_iter()
             .enumerate()
-            .map(|(i, (t_ns, event))| Entry { seq: i as u64, t_ns, event })
+            .map(|(i, (t_ns, event))| Entry {
+                seq: i as u64,
+                t_ns,
+                event,
+            })
             .collect();
         Self {
             header: Header {
@@ -374,12 +447,17 @@ impl Log {
     /// Reads a JSON-lines history.
     pub fn read_jsonl(r: impl BufRead) -> io::Result<Self> {
         let mut lines = r.lines();
-        let first = lines.next().ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "empty history file"))??;
+        let first = lines
+            .next()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "empty history file"))??;
         let header: Header = serde_json::from_str(&first)?;
         if header.schema != HISTORY_SCHEMA {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
-                format!("history schema {:?} is not {HISTORY_SCHEMA:?}", header.schema),
+                format!(
+                    "history schema {:?} is not {HISTORY_SCHEMA:?}",
+                    header.schema
+                ),
             ));
         }
         let mut entries = Vec::new();
@@ -388,8 +466,9 @@ impl Log {
             if line.trim().is_empty() {
                 continue;
             }
-            let e: Entry = serde_json::from_str(&line)
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("line {}: {e}", i + 2)))?;
+            let e: Entry = serde_json::from_str(&line).map_err(|e| {
+                io::Error::new(io::ErrorKind::InvalidData, format!("line {}: {e}", i + 2))
+            })?;
             entries.push(e);
         }
         Ok(Self { header, entries })
@@ -408,7 +487,11 @@ mod tests {
         h.phase("method");
         let log = h.snapshot();
         assert_eq!(log.entries.len(), 3);
-        assert!(log.entries.windows(2).all(|w| w[0].t_ns <= w[1].t_ns && w[0].seq + 1 == w[1].seq));
+        assert!(
+            log.entries
+                .windows(2)
+                .all(|w| w[0].t_ns <= w[1].t_ns && w[0].seq + 1 == w[1].seq)
+        );
         assert_eq!(log.header.run_id, "r1");
     }
 
@@ -450,7 +533,13 @@ mod tests {
         let path = dir.join("history.jsonl");
         let h = History::with_sink("run-x", "scn", &path).unwrap();
         let f = h.fault_start("kill", "kill hcd");
-        h.probe("graph-up", ProbeStatus::Fail, None, None, Some("refused".into()));
+        h.probe(
+            "graph-up",
+            ProbeStatus::Fail,
+            None,
+            None,
+            Some("refused".into()),
+        );
         h.fault_end(f, "kill", true, None);
         assert_eq!(h.flush(), None);
         let text = std::fs::read_to_string(&path).unwrap();
@@ -463,7 +552,10 @@ mod tests {
 
     #[test]
     fn read_rejects_other_schema() {
-        let err = Log::read_jsonl(&b"{\"schema\":\"x/9\",\"run_id\":\"r\",\"scenario\":\"s\",\"started_at\":\"t\"}\n"[..]).unwrap_err();
+        let err = Log::read_jsonl(
+            &b"{\"schema\":\"x/9\",\"run_id\":\"r\",\"scenario\":\"s\",\"started_at\":\"t\"}\n"[..],
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("x/9"));
     }
 }

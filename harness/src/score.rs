@@ -80,56 +80,99 @@ pub enum CatalogError {
     Parse { path: String, message: String },
     /// Its content is inconsistent.
     #[error("invalid controls catalog {path}: {message} (hint: {hint})")]
-    Invalid { path: String, message: String, hint: String },
+    Invalid {
+        path: String,
+        message: String,
+        hint: String,
+    },
 }
 
 impl Catalog {
     /// The catalog shipped with stackdrill.
     pub fn builtin() -> Self {
-        Self::parse("fixtures/controls.toml", BUILTIN_CATALOG).expect("the built-in catalog is valid (tested)")
+        Self::parse("fixtures/controls.toml", BUILTIN_CATALOG)
+            .expect("the built-in catalog is valid (tested)")
     }
 
     /// Reads a catalog file.
     pub fn load(path: &Path) -> Result<Self, CatalogError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| CatalogError::Read { path: path.display().to_string(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| CatalogError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
         Self::parse(&path.display().to_string(), &text)
     }
 
     /// Parses and checks a catalog.
     pub fn parse(path: &str, text: &str) -> Result<Self, CatalogError> {
-        let c: Catalog = toml::from_str(text).map_err(|e| CatalogError::Parse { path: path.to_owned(), message: e.to_string() })?;
-        let bad = |message: String, hint: &str| CatalogError::Invalid { path: path.to_owned(), message, hint: hint.to_owned() };
+        let c: Catalog = toml::from_str(text).map_err(|e| CatalogError::Parse {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
+        let bad = |message: String, hint: &str| CatalogError::Invalid {
+            path: path.to_owned(),
+            message,
+            hint: hint.to_owned(),
+        };
         if c.schema_version != 1 {
-            return Err(bad(format!("schema_version {} is not supported", c.schema_version), "use schema_version = 1"));
+            return Err(bad(
+                format!("schema_version {} is not supported", c.schema_version),
+                "use schema_version = 1",
+            ));
         }
         let total: f64 = c.categories.values().sum();
         if (total - 100.0).abs() > 1e-9 {
-            return Err(bad(format!("category weights sum to {total}"), "make them sum to 100"));
+            return Err(bad(
+                format!("category weights sum to {total}"),
+                "make them sum to 100",
+            ));
         }
         let mut ids = BTreeSet::new();
         for k in &c.controls {
             if !ids.insert(k.id.as_str()) {
-                return Err(bad(format!("control `{}` is listed twice", k.id), "give each control a distinct id"));
+                return Err(bad(
+                    format!("control `{}` is listed twice", k.id),
+                    "give each control a distinct id",
+                ));
             }
             if !c.categories.contains_key(&k.category) {
-                return Err(bad(format!("control `{}` has unknown category `{}`", k.id, k.category), "add the category to [categories]"));
+                return Err(bad(
+                    format!("control `{}` has unknown category `{}`", k.id, k.category),
+                    "add the category to [categories]",
+                ));
             }
-            if !(k.weight > 0.0) {
-                return Err(bad(format!("control `{}` has weight {}", k.id, k.weight), "use a positive weight"));
+            if k.weight.is_nan() || k.weight <= 0.0 {
+                return Err(bad(
+                    format!("control `{}` has weight {}", k.id, k.weight),
+                    "use a positive weight",
+                ));
             }
         }
         for cat in c.categories.keys() {
             if !c.controls.iter().any(|k| &k.category == cat) {
-                return Err(bad(format!("category `{cat}` has no control"), "add controls to it or remove it"));
+                return Err(bad(
+                    format!("category `{cat}` has no control"),
+                    "add controls to it or remove it",
+                ));
             }
         }
         if c.grades.is_empty() || !c.grades.windows(2).all(|w| w[0].min > w[1].min) {
-            return Err(bad("grade bands must be given best first with decreasing `min`".into(), "order [[grade]] from A down"));
+            return Err(bad(
+                "grade bands must be given best first with decreasing `min`".into(),
+                "order [[grade]] from A down",
+            ));
         }
         for comp in Component::ALL {
-            if c.tiers.iter().filter(|t| t.components.contains(comp)).count() != 1 {
-                return Err(bad(format!("component `{comp}` must be in exactly one tier"), "list each component in one [[tier]]"));
+            if c.tiers
+                .iter()
+                .filter(|t| t.components.contains(comp))
+                .count()
+                != 1
+            {
+                return Err(bad(
+                    format!("component `{comp}` must be in exactly one tier"),
+                    "list each component in one [[tier]]",
+                ));
             }
         }
         Ok(c)
@@ -248,11 +291,17 @@ pub fn coverage(catalog: &Catalog, outcomes: &[ScenarioOutcome]) -> Coverage {
         .controls
         .iter()
         .map(|c| {
-            let claim: Vec<&ScenarioOutcome> = outcomes.iter().filter(|o| o.controls.contains(&c.id)).collect();
+            let claim: Vec<&ScenarioOutcome> = outcomes
+                .iter()
+                .filter(|o| o.controls.contains(&c.id))
+                .collect();
             let proven_by: Vec<Proof> = claim
                 .iter()
                 .filter(|o| o.verdict == Verdict::Pass)
-                .map(|o| Proof { scenario: o.scenario.clone(), checks: o.passing_checks.clone() })
+                .map(|o| Proof {
+                    scenario: o.scenario.clone(),
+                    checks: o.passing_checks.clone(),
+                })
                 .collect();
             ControlStatus {
                 id: c.id.clone(),
@@ -261,13 +310,26 @@ pub fn coverage(catalog: &Catalog, outcomes: &[ScenarioOutcome]) -> Coverage {
                 weight: c.weight,
                 proven: !proven_by.is_empty(),
                 proven_by,
-                not_proven_by: claim.iter().filter(|o| o.verdict != Verdict::Pass).map(|o| (o.scenario.clone(), o.verdict)).collect(),
+                not_proven_by: claim
+                    .iter()
+                    .filter(|o| o.verdict != Verdict::Pass)
+                    .map(|o| (o.scenario.clone(), o.verdict))
+                    .collect(),
             }
         })
         .collect();
     let proven = controls.iter().filter(|c| c.proven).count();
     let total = controls.len();
-    Coverage { proven, total, ratio: if total == 0 { 0.0 } else { proven as f64 / total as f64 }, controls }
+    Coverage {
+        proven,
+        total,
+        ratio: if total == 0 {
+            0.0
+        } else {
+            proven as f64 / total as f64
+        },
+        controls,
+    }
 }
 
 /// Points one proven control contributes, and where they come from.
@@ -303,15 +365,24 @@ pub fn grade(catalog: &Catalog, cov: &Coverage) -> Grade {
     let mut categories = Vec::new();
     let mut contributions = Vec::new();
     for (cat, cat_weight) in &catalog.categories {
-        let in_cat: Vec<&ControlStatus> = cov.controls.iter().filter(|c| &c.category == cat).collect();
+        let in_cat: Vec<&ControlStatus> =
+            cov.controls.iter().filter(|c| &c.category == cat).collect();
         let total: f64 = in_cat.iter().map(|c| c.weight).sum();
         let mut points = 0.0_f64;
         for c in in_cat.iter().filter(|c| c.proven) {
             let p = cat_weight * c.weight / total;
             points += p;
-            contributions.push(Contribution { control: c.id.clone(), points: p, proven_by: c.proven_by.clone() });
+            contributions.push(Contribution {
+                control: c.id.clone(),
+                points: p,
+                proven_by: c.proven_by.clone(),
+            });
         }
-        categories.push(CategoryScore { category: cat.clone(), points: points + 0.0, max: *cat_weight });
+        categories.push(CategoryScore {
+            category: cat.clone(),
+            points: points + 0.0,
+            max: *cat_weight,
+        });
     }
     // `+ 0.0` turns the -0.0 of an empty float sum into 0.0.
     let score = (contributions.iter().map(|c| c.points).sum::<f64>() + 0.0).clamp(0.0, 100.0);
@@ -321,7 +392,12 @@ pub fn grade(catalog: &Catalog, cov: &Coverage) -> Grade {
         .find(|g| score + 1e-9 >= g.min)
         .map(|g| g.letter.clone())
         .unwrap_or_else(|| "F".to_owned());
-    Grade { score, letter, categories, contributions }
+    Grade {
+        score,
+        letter,
+        categories,
+        contributions,
+    }
 }
 
 #[cfg(test)]
@@ -345,9 +421,18 @@ mod tests {
         for phase in 1..=5 {
             assert!(c.controls.iter().any(|k| k.phase == phase), "phase {phase}");
         }
-        assert_eq!(c.tier_of(Component::Hcd).unwrap().rto.get(), Duration::from_secs(4 * 3600));
-        assert_eq!(c.tier_of(Component::Prometheus).unwrap().rpo.get(), Duration::from_secs(3600));
-        assert_eq!(c.tier_of(Component::Vault).unwrap().rpo.get(), Duration::from_secs(4 * 3600));
+        assert_eq!(
+            c.tier_of(Component::Hcd).unwrap().rto.get(),
+            Duration::from_secs(4 * 3600)
+        );
+        assert_eq!(
+            c.tier_of(Component::Prometheus).unwrap().rpo.get(),
+            Duration::from_secs(3600)
+        );
+        assert_eq!(
+            c.tier_of(Component::Vault).unwrap().rpo.get(),
+            Duration::from_secs(4 * 3600)
+        );
     }
 
     #[test]
@@ -355,9 +440,20 @@ mod tests {
         let base = BUILTIN_CATALOG;
         let e = Catalog::parse("c", &base.replace("security = 30", "security = 31")).unwrap_err();
         assert!(e.to_string().contains("sum to 101"), "{e}");
-        let e = Catalog::parse("c", &base.replace("id = \"sec.plaintext_refused\"", "id = \"sec.tls_all_services\"")).unwrap_err();
+        let e = Catalog::parse(
+            "c",
+            &base.replace(
+                "id = \"sec.plaintext_refused\"",
+                "id = \"sec.tls_all_services\"",
+            ),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("twice"), "{e}");
-        let e = Catalog::parse("c", &base.replace("schema_version = 1", "schema_version = 1\nextra = 2")).unwrap_err();
+        let e = Catalog::parse(
+            "c",
+            &base.replace("schema_version = 1", "schema_version = 1\nextra = 2"),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("extra"), "{e}");
     }
 
@@ -367,14 +463,22 @@ mod tests {
         let cov = coverage(
             &c,
             &[
-                outcome("a", Verdict::Pass, &["dr.rto_within_target", "dr.backup_restore"]),
+                outcome(
+                    "a",
+                    Verdict::Pass,
+                    &["dr.rto_within_target", "dr.backup_restore"],
+                ),
                 outcome("b", Verdict::Fail, &["sec.tls_all_services"]),
                 outcome("c", Verdict::Unknown, &["dr.rpo_within_target"]),
             ],
         );
         assert_eq!(cov.proven, 2);
         assert_eq!(cov.total, c.controls.len());
-        let tls = cov.controls.iter().find(|k| k.id == "sec.tls_all_services").unwrap();
+        let tls = cov
+            .controls
+            .iter()
+            .find(|k| k.id == "sec.tls_all_services")
+            .unwrap();
         assert!(!tls.proven);
         assert_eq!(tls.not_proven_by, vec![("b".to_string(), Verdict::Fail)]);
     }
@@ -385,11 +489,22 @@ mod tests {
         let none = grade(&c, &coverage(&c, &[]));
         assert_eq!((none.score, none.letter.as_str()), (0.0, "F"));
         let all_ids: Vec<String> = c.controls.iter().map(|k| k.id.clone()).collect();
-        let all = ScenarioOutcome { scenario: "all".into(), verdict: Verdict::Pass, controls: all_ids, passing_checks: vec![] };
+        let all = ScenarioOutcome {
+            scenario: "all".into(),
+            verdict: Verdict::Pass,
+            controls: all_ids,
+            passing_checks: vec![],
+        };
         let g = grade(&c, &coverage(&c, &[all]));
         assert!((g.score - 100.0).abs() < 1e-9);
         assert_eq!(g.letter, "A");
-        let dr_only = grade(&c, &coverage(&c, &[outcome("a", Verdict::Pass, &["dr.rto_within_target"])]));
+        let dr_only = grade(
+            &c,
+            &coverage(
+                &c,
+                &[outcome("a", Verdict::Pass, &["dr.rto_within_target"])],
+            ),
+        );
         // dr = 25 points shared by weights 1+3+3+3+2+2 = 14; rto weighs 3.
         assert!((dr_only.score - 25.0 * 3.0 / 14.0).abs() < 1e-9);
         let sum: f64 = dr_only.contributions.iter().map(|x| x.points).sum();
@@ -400,7 +515,11 @@ mod tests {
     #[test]
     fn thresholds_from_tier_and_overrides() {
         let c = Catalog::builtin();
-        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios/dr/hcd_node_loss.toml")).unwrap();
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../scenarios/dr/hcd_node_loss.toml"
+        ))
+        .unwrap();
         let mut plan = crate::scenario::load_str("s.toml", &text, &Default::default()).unwrap();
         let th = thresholds(&plan, &c);
         assert_eq!(th.tier, Some(1));
@@ -409,8 +528,15 @@ mod tests {
         plan.targets.tier = None;
         plan.targets.rto = Some(Duration::from_secs(60));
         let th = thresholds(&plan, &c);
-        assert_eq!((th.tier, th.rto), (Some(1), Some(Duration::from_secs(60))), "tier from the killed component (hcd)");
+        assert_eq!(
+            (th.tier, th.rto),
+            (Some(1), Some(Duration::from_secs(60))),
+            "tier from the killed component (hcd)"
+        );
         plan.targets.tier = Some(3);
-        assert_eq!(thresholds(&plan, &c).rpo, Some(Duration::from_secs(4 * 3600)));
+        assert_eq!(
+            thresholds(&plan, &c).rpo,
+            Some(Duration::from_secs(4 * 3600))
+        );
     }
 }

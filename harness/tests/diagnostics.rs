@@ -8,7 +8,10 @@ use stackdrill::scenario::{LoadOptions, load_str, render_plain};
 use stackdrill::score::Catalog;
 
 fn opts() -> LoadOptions {
-    LoadOptions { profile: None, known_controls: Some(Catalog::builtin().ids()) }
+    LoadOptions {
+        profile: None,
+        known_controls: Some(Catalog::builtin().ids()),
+    }
 }
 
 fn toml_files(dir: &Path) -> Vec<PathBuf> {
@@ -35,18 +38,31 @@ fn fixtures() -> PathBuf {
 #[test]
 fn invalid_fixtures_have_one_mistake_each_and_a_located_hinted_diagnostic() {
     let files = toml_files(&fixtures().join("invalid"));
-    assert!(files.len() >= 15, "at least 15 invalid fixtures, found {}", files.len());
+    assert!(
+        files.len() >= 15,
+        "at least 15 invalid fixtures, found {}",
+        files.len()
+    );
     for f in files {
         let stem = f.file_stem().unwrap().to_string_lossy().into_owned();
         let name = format!("fixtures/invalid/{stem}.toml");
         let text = std::fs::read_to_string(&f).unwrap();
         let err = load_str(&name, &text, &opts()).expect_err(&name);
         let errors = err.errors();
-        assert_eq!(errors.len(), 1, "{name} should hold exactly one mistake, found: {:#?}", errors.iter().map(|e| e.one_line()).collect::<Vec<_>>());
+        assert_eq!(
+            errors.len(),
+            1,
+            "{name} should hold exactly one mistake, found: {:#?}",
+            errors.iter().map(|e| e.one_line()).collect::<Vec<_>>()
+        );
         let e = errors[0];
         assert!(e.line_col.is_some(), "{name}: the error has a location");
         assert!(e.hint.is_some(), "{name}: the error has a hint");
-        assert!(e.one_line().starts_with(&format!("{name}:")), "{}", e.one_line());
+        assert!(
+            e.one_line().starts_with(&format!("{name}:")),
+            "{}",
+            e.one_line()
+        );
         insta::assert_snapshot!(stem, render_plain(&err));
     }
 }
@@ -59,9 +75,13 @@ fn valid_scenarios_load_with_every_profile() {
     for f in files {
         let text = std::fs::read_to_string(&f).unwrap();
         let name = f.display().to_string();
-        let plan = load_str(&name, &text, &opts()).unwrap_or_else(|e| panic!("{}", render_plain(&e)));
+        let plan =
+            load_str(&name, &text, &opts()).unwrap_or_else(|e| panic!("{}", render_plain(&e)));
         for p in &plan.profiles {
-            let o = LoadOptions { profile: Some(p.clone()), ..opts() };
+            let o = LoadOptions {
+                profile: Some(p.clone()),
+                ..opts()
+            };
             load_str(&name, &text, &o).unwrap_or_else(|e| panic!("{}", render_plain(&e)));
         }
     }
@@ -69,18 +89,38 @@ fn valid_scenarios_load_with_every_profile() {
 
 #[test]
 fn a_missing_profile_is_an_error_naming_the_known_ones() {
-    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/dr/hcd_node_loss.toml")).unwrap();
-    let o = LoadOptions { profile: Some("nighty".into()), ..opts() };
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/dr/hcd_node_loss.toml"),
+    )
+    .unwrap();
+    let o = LoadOptions {
+        profile: Some("nighty".into()),
+        ..opts()
+    };
     let err = load_str("s.toml", &text, &o).unwrap_err();
     let e = err.errors()[0].one_line();
-    assert!(e.contains("no profile `nighty`") && e.contains("did you mean `nightly`"), "{e}");
+    assert!(
+        e.contains("no profile `nighty`") && e.contains("did you mean `nightly`"),
+        "{e}"
+    );
 }
 
 #[test]
 fn profiles_override_the_base() {
-    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/dr/hcd_node_loss.toml")).unwrap();
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/dr/hcd_node_loss.toml"),
+    )
+    .unwrap();
     let base = load_str("s.toml", &text, &opts()).unwrap();
-    let ci = load_str("s.toml", &text, &LoadOptions { profile: Some("ci".into()), ..opts() }).unwrap();
+    let ci = load_str(
+        "s.toml",
+        &text,
+        &LoadOptions {
+            profile: Some("ci".into()),
+            ..opts()
+        },
+    )
+    .unwrap();
     assert_eq!(base.workloads[0].rate, 50.0);
     assert_eq!(ci.workloads[0].rate, 10.0);
     assert_eq!(ci.steady_state.settle, std::time::Duration::from_secs(10));

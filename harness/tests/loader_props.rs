@@ -9,7 +9,10 @@ use stackdrill::scenario::*;
 const BASE: &str = include_str!("fixtures/valid_base.toml");
 
 fn opts() -> LoadOptions {
-    LoadOptions { profile: None, known_controls: Some(stackdrill::score::Catalog::builtin().ids()) }
+    LoadOptions {
+        profile: None,
+        known_controls: Some(stackdrill::score::Catalog::builtin().ids()),
+    }
 }
 
 proptest! {
@@ -55,72 +58,98 @@ fn scenario_file() -> impl Strategy<Value = ScenarioFile> {
         prop::option::of(1u8..=3),
         (1u32..100_000).prop_map(|r| f64::from(r) / 10.0),
     )
-        .prop_map(|(seed, three_nodes, n_workloads, step_kinds, settle, tier, rate)| {
-            let mut f: ScenarioFile = toml::from_str(BASE).expect("base parses");
-            f.scenario.seed = Some(seed);
-            f.scenario.tags = vec!["generated".into()];
-            f.stack = Some(StackRaw {
-                components: vec![Component::Hcd, Component::Janusgraph],
-                topology: Some(TopologyRaw { hcd_nodes: Some(if three_nodes { 3 } else { 1 }) }),
-                ..StackRaw::default()
-            });
-            f.workloads.truncate(0);
-            for i in 0..n_workloads {
-                f.workloads.push(WorkloadRaw {
-                    name: format!("w{i}"),
-                    kind: WorkloadKind::SequenceWriter,
-                    target: Some(WriterTarget::Cql),
-                    rate,
-                    duration: None,
-                    concurrency: Some(2),
-                    seed: None,
-                    read_ratio: None,
-                    op_timeout: None,
+        .prop_map(
+            |(seed, three_nodes, n_workloads, step_kinds, settle, tier, rate)| {
+                let mut f: ScenarioFile = toml::from_str(BASE).expect("base parses");
+                f.scenario.seed = Some(seed);
+                f.scenario.tags = vec!["generated".into()];
+                f.stack = Some(StackRaw {
+                    components: vec![Component::Hcd, Component::Janusgraph],
+                    topology: Some(TopologyRaw {
+                        hcd_nodes: Some(if three_nodes { 3 } else { 1 }),
+                    }),
+                    ..StackRaw::default()
                 });
-            }
-            let mut fault_seen = false;
-            for (i, k) in step_kinds.iter().enumerate() {
-                let name = Some(format!("s{i}"));
-                let step = match k {
-                    0 => StepRaw { name, hold: Some(HumanDuration(Duration::from_secs(5))), ..StepRaw::default() },
-                    1 => {
-                        fault_seen = true;
-                        StepRaw {
+                f.workloads.truncate(0);
+                for i in 0..n_workloads {
+                    f.workloads.push(WorkloadRaw {
+                        name: format!("w{i}"),
+                        kind: WorkloadKind::SequenceWriter,
+                        target: Some(WriterTarget::Cql),
+                        rate,
+                        duration: None,
+                        concurrency: Some(2),
+                        seed: None,
+                        read_ratio: None,
+                        op_timeout: None,
+                    });
+                }
+                let mut fault_seen = false;
+                for (i, k) in step_kinds.iter().enumerate() {
+                    let name = Some(format!("s{i}"));
+                    let step = match k {
+                        0 => StepRaw {
                             name,
-                            fault: Some(FaultRaw {
-                                kind: FaultKind::Pause,
-                                target: Some(Component::Hcd),
-                                node: three_nodes.then_some(2),
-                                between: None,
-                                delay: None,
-                                jitter: None,
-                                percent: None,
-                                path: None,
-                                volumes: None,
-                                duration: Some(HumanDuration(Duration::from_secs(30))),
+                            hold: Some(HumanDuration(Duration::from_secs(5))),
+                            ..StepRaw::default()
+                        },
+                        1 => {
+                            fault_seen = true;
+                            StepRaw {
+                                name,
+                                fault: Some(FaultRaw {
+                                    kind: FaultKind::Pause,
+                                    target: Some(Component::Hcd),
+                                    node: three_nodes.then_some(2),
+                                    between: None,
+                                    delay: None,
+                                    jitter: None,
+                                    percent: None,
+                                    path: None,
+                                    volumes: None,
+                                    duration: Some(HumanDuration(Duration::from_secs(30))),
+                                }),
+                                ..StepRaw::default()
+                            }
+                        }
+                        2 => StepRaw {
+                            name,
+                            wait_until: Some(WaitRaw {
+                                probes: vec![],
+                                deadline: HumanDuration(Duration::from_secs(600)),
+                                settle,
+                                interval: None,
                             }),
                             ..StepRaw::default()
-                        }
-                    }
-                    2 => StepRaw {
-                        name,
-                        wait_until: Some(WaitRaw { probes: vec![], deadline: HumanDuration(Duration::from_secs(600)), settle, interval: None }),
-                        ..StepRaw::default()
-                    },
-                    _ => StepRaw { name, phase: Some(format!("p{i}")), ..StepRaw::default() },
-                };
-                f.steps.push(step);
-            }
-            // Keep the checks consistent with what was generated.
-            f.checks.retain(|c| match c.checker {
-                CheckerKind::Ledger => n_workloads > 0,
-                _ => true,
-            });
-            if let Some(c) = f.checks.iter_mut().find(|c| c.checker == CheckerKind::Ledger) {
-                c.workload = Some("w0".into());
-            }
-            let _ = fault_seen;
-            f.targets = tier.map(|t| TargetsRaw { tier: Some(t), rto: settle, rpo: Some(HumanDuration(Duration::ZERO)), ..TargetsRaw::default() });
-            f
-        })
+                        },
+                        _ => StepRaw {
+                            name,
+                            phase: Some(format!("p{i}")),
+                            ..StepRaw::default()
+                        },
+                    };
+                    f.steps.push(step);
+                }
+                // Keep the checks consistent with what was generated.
+                f.checks.retain(|c| match c.checker {
+                    CheckerKind::Ledger => n_workloads > 0,
+                    _ => true,
+                });
+                if let Some(c) = f
+                    .checks
+                    .iter_mut()
+                    .find(|c| c.checker == CheckerKind::Ledger)
+                {
+                    c.workload = Some("w0".into());
+                }
+                let _ = fault_seen;
+                f.targets = tier.map(|t| TargetsRaw {
+                    tier: Some(t),
+                    rto: settle,
+                    rpo: Some(HumanDuration(Duration::ZERO)),
+                    ..TargetsRaw::default()
+                });
+                f
+            },
+        )
 }

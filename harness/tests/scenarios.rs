@@ -31,7 +31,9 @@ fn main() -> ExitCode {
 }
 
 fn collect(root: &Path, dir: &Path, stack_enabled: bool, out: &mut Vec<Trial>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
     paths.sort();
     for p in paths {
@@ -46,7 +48,10 @@ fn collect(root: &Path, dir: &Path, stack_enabled: bool, out: &mut Vec<Trial>) {
                 .map(|c| c.as_os_str().to_string_lossy().into_owned())
                 .collect::<Vec<_>>()
                 .join("::");
-            let opts = LoadOptions { profile: None, known_controls: Some(Catalog::builtin().ids()) };
+            let opts = LoadOptions {
+                profile: None,
+                known_controls: Some(Catalog::builtin().ids()),
+            };
             let ignored = match load(&p, &opts) {
                 Ok(plan) => plan.needs_stack() && !stack_enabled,
                 Err(_) => false,
@@ -58,27 +63,54 @@ fn collect(root: &Path, dir: &Path, stack_enabled: bool, out: &mut Vec<Trial>) {
 
 fn run_trial(path: &Path) -> Result<(), Failed> {
     let catalog = Catalog::builtin();
-    let profile = std::env::var("STACKDRILL_PROFILE").ok().or(Some("ci".to_owned()));
-    let raw = LoadOptions { profile: None, known_controls: Some(catalog.ids()) };
+    let profile = std::env::var("STACKDRILL_PROFILE")
+        .ok()
+        .or(Some("ci".to_owned()));
+    let raw = LoadOptions {
+        profile: None,
+        known_controls: Some(catalog.ids()),
+    };
     let plan = load(path, &raw).map_err(|e| Failed::from(render_plain(&e)))?;
     // Apply the `ci` profile (or STACKDRILL_PROFILE) when the file defines it.
     let plan = match profile.filter(|p| plan.profiles.contains(p)) {
-        Some(p) => load(path, &LoadOptions { profile: Some(p), known_controls: Some(catalog.ids()) })
-            .map_err(|e| Failed::from(render_plain(&e)))?,
+        Some(p) => load(
+            path,
+            &LoadOptions {
+                profile: Some(p),
+                known_controls: Some(catalog.ids()),
+            },
+        )
+        .map_err(|e| Failed::from(render_plain(&e)))?,
         None => plan,
     };
     let run_id = new_run_id();
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/scenario-reports").join(&run_id);
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| Failed::from(e.to_string()))?;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/scenario-reports")
+        .join(&run_id);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failed::from(e.to_string()))?;
     let progress = indicatif::ProgressBar::hidden();
     let summary = rt
-        .block_on(run_scenarios(std::slice::from_ref(&plan), |_| UnwiredTarget, &catalog, &run_id, &dir, &RunOptions::default(), &progress))
+        .block_on(run_scenarios(
+            std::slice::from_ref(&plan),
+            |_| UnwiredTarget,
+            &catalog,
+            &run_id,
+            &dir,
+            &RunOptions::default(),
+            &progress,
+        ))
         .map_err(|e| Failed::from(format!("writing reports in {}: {e}", dir.display())))?;
     verdict(&summary.report, &dir)
 }
 
 fn verdict(r: &RunReport, dir: &Path) -> Result<(), Failed> {
-    let s = r.scenarios.first().ok_or_else(|| Failed::from("the scenario did not run"))?;
+    let s = r
+        .scenarios
+        .first()
+        .ok_or_else(|| Failed::from("the scenario did not run"))?;
     if s.verdict == stackdrill::checker::Verdict::Pass {
         return Ok(());
     }
@@ -86,8 +118,17 @@ fn verdict(r: &RunReport, dir: &Path) -> Result<(), Failed> {
     if let Some(e) = &s.error {
         msg.push_str(&format!("\n  {e}"));
     }
-    for c in s.checks.iter().filter(|c| c.verdict != stackdrill::checker::Verdict::Pass) {
-        msg.push_str(&format!("\n  {} [{}]: {}", c.name, c.verdict.as_str(), c.summary));
+    for c in s
+        .checks
+        .iter()
+        .filter(|c| c.verdict != stackdrill::checker::Verdict::Pass)
+    {
+        msg.push_str(&format!(
+            "\n  {} [{}]: {}",
+            c.name,
+            c.verdict.as_str(),
+            c.summary
+        ));
     }
     msg.push_str(&format!("\n  reports: {}", dir.display()));
     Err(msg.into())

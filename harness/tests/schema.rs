@@ -21,9 +21,19 @@ fn scenario_schema_has_not_drifted() {
 #[test]
 fn schema_is_closed_and_lists_the_kinds() {
     let v: serde_json::Value = serde_json::from_str(&stackdrill::scenario::json_schema()).unwrap();
-    assert_eq!(v["additionalProperties"], serde_json::json!(false), "unknown top-level keys are rejected");
+    assert_eq!(
+        v["additionalProperties"],
+        serde_json::json!(false),
+        "unknown top-level keys are rejected"
+    );
     let text = v.to_string();
-    for kind in ["disk_full", "port_refuses_plaintext", "sequence_writer", "time_to_detect", "rotate_certificate"] {
+    for kind in [
+        "disk_full",
+        "port_refuses_plaintext",
+        "sequence_writer",
+        "time_to_detect",
+        "rotate_certificate",
+    ] {
         assert!(text.contains(kind), "{kind}");
     }
 }

@@ -35,27 +35,41 @@ pub fn evaluate(plan: &Plan, log: &Log, th: &Thresholds, run_error: Option<&str>
     let mut checks = Vec::new();
     for c in &plan.checks {
         let kind = c.check.kind().as_str();
-        let res = catch_unwind(AssertUnwindSafe(|| run_check(plan, &ix, &c.name, &c.check, th)))
-            .unwrap_or_else(|_| Err(CheckError::Internal("the checker panicked".into())));
+        let res = catch_unwind(AssertUnwindSafe(|| {
+            run_check(plan, &ix, &c.name, &c.check, th)
+        }))
+        .unwrap_or_else(|_| Err(CheckError::Internal("the checker panicked".into())));
         checks.push(res.unwrap_or_else(|e| {
             let mut r = CheckResult::unknown(&c.name, kind, &e);
             r.figures = expected_figures(&c.check, th);
             r
         }));
     }
-    let steps: Vec<(String, &'static str)> = plan.steps.iter().map(|s| (s.name.clone(), s.action.label())).collect();
+    let steps: Vec<(String, &'static str)> = plan
+        .steps
+        .iter()
+        .map(|s| (s.name.clone(), s.action.label()))
+        .collect();
     checks.push(method_steps(&ix, &steps));
     let rollbacks: Vec<String> = plan.rollbacks.iter().map(|s| s.name.clone()).collect();
     checks.push(rollback_steps(&ix, &rollbacks));
     if let Some(e) = run_error {
-        checks.push(CheckResult::new("run", "run", Verdict::Unknown, format!("the run did not complete: {e}")));
+        checks.push(CheckResult::new(
+            "run",
+            "run",
+            Verdict::Unknown,
+            format!("the run did not complete: {e}"),
+        ));
     }
     if ix.orphan_completions > 0 {
         checks.push(CheckResult::new(
             "history",
             "history",
             Verdict::Unknown,
-            format!("{} completions have no matching invocation: the history is inconsistent", ix.orphan_completions),
+            format!(
+                "{} completions have no matching invocation: the history is inconsistent",
+                ix.orphan_completions
+            ),
         ));
     }
     let mut figures: Vec<Figure> = Vec::new();
@@ -64,7 +78,12 @@ pub fn evaluate(plan: &Plan, log: &Log, th: &Thresholds, run_error: Option<&str>
             figures.push(f.clone());
         }
     }
-    Evaluation { verdict: Verdict::worst(checks.iter().map(|c| c.verdict)), checks, figures, timeline: timeline(&ix) }
+    Evaluation {
+        verdict: Verdict::worst(checks.iter().map(|c| c.verdict)),
+        checks,
+        figures,
+        timeline: timeline(&ix),
+    }
 }
 
 /// The figures a check reports, unmeasured, so a check that could not run still shows its
@@ -74,7 +93,12 @@ fn expected_figures(check: &Check, th: &Thresholds) -> Vec<Figure> {
     let ms = |d: Option<Duration>| d.map(|d| Target::at_most(d.as_secs_f64() * 1000.0));
     match check {
         Check::Ledger { max_lost, .. } => {
-            vec![Figure::new("lost_acknowledged_writes", None, "count", Some(Target::at_most(*max_lost as f64)))]
+            vec![Figure::new(
+                "lost_acknowledged_writes",
+                None,
+                "count",
+                Some(Target::at_most(*max_lost as f64)),
+            )]
         }
         Check::Rto { .. } => vec![Figure::new("rto_seconds", None, "seconds", secs(th.rto))],
         Check::Rpo { .. } => vec![Figure::new("rpo_seconds", None, "seconds", secs(th.rpo))],
@@ -82,23 +106,57 @@ fn expected_figures(check: &Check, th: &Thresholds) -> Vec<Figure> {
             Figure::new("p50_latency_ms", None, "ms", ms(th.p50_latency)),
             Figure::new("p95_latency_ms", None, "ms", ms(th.p95_latency)),
             Figure::new("p99_latency_ms", None, "ms", ms(th.p99_latency)),
-            Figure::new("error_rate", None, "ratio", th.error_rate.map(Target::at_most)),
+            Figure::new(
+                "error_rate",
+                None,
+                "ratio",
+                th.error_rate.map(Target::at_most),
+            ),
         ],
-        Check::Availability { .. } => vec![Figure::new("availability", None, "ratio", th.availability.map(Target::at_least))],
-        Check::TimeToDetect { .. } => vec![Figure::new("time_to_detect_seconds", None, "seconds", secs(th.time_to_detect))],
+        Check::Availability { .. } => vec![Figure::new(
+            "availability",
+            None,
+            "ratio",
+            th.availability.map(Target::at_least),
+        )],
+        Check::TimeToDetect { .. } => vec![Figure::new(
+            "time_to_detect_seconds",
+            None,
+            "seconds",
+            secs(th.time_to_detect),
+        )],
         Check::SteadyState | Check::Probe { .. } => Vec::new(),
     }
 }
 
-fn run_check(plan: &Plan, ix: &Index, name: &str, check: &Check, th: &Thresholds) -> Result<CheckResult, CheckError> {
+fn run_check(
+    plan: &Plan,
+    ix: &Index,
+    name: &str,
+    check: &Check,
+    th: &Thresholds,
+) -> Result<CheckResult, CheckError> {
     match check {
-        Check::Ledger { workload, max_lost, max_duplicated, max_resurrected } => ledger(
+        Check::Ledger {
+            workload,
+            max_lost,
+            max_duplicated,
+            max_resurrected,
+        } => ledger(
             ix,
             name,
             workload,
-            LedgerLimits { max_lost: *max_lost, max_duplicated: *max_duplicated, max_resurrected: *max_resurrected },
+            LedgerLimits {
+                max_lost: *max_lost,
+                max_duplicated: *max_duplicated,
+                max_resurrected: *max_resurrected,
+            },
         ),
-        Check::Rto { fault, probes, settle } => rto(ix, name, fault, probes, *settle, th.rto),
+        Check::Rto {
+            fault,
+            probes,
+            settle,
+        } => rto(ix, name, fault, probes, *settle, th.rto),
         Check::Rpo { workload } => rpo(ix, name, workload, th.rpo),
         Check::Latency { workload } => {
             let interval = plan
@@ -109,11 +167,19 @@ fn run_check(plan: &Plan, ix: &Index, name: &str, check: &Check, th: &Thresholds
                 ix,
                 name,
                 workload,
-                LatencyLimits { p50: th.p50_latency, p95: th.p95_latency, p99: th.p99_latency, error_rate: th.error_rate, expected_interval: interval },
+                LatencyLimits {
+                    p50: th.p50_latency,
+                    p95: th.p95_latency,
+                    p99: th.p99_latency,
+                    error_rate: th.error_rate,
+                    expected_interval: interval,
+                },
             )
         }
         Check::Availability { workload } => availability(ix, name, workload, th.availability),
-        Check::TimeToDetect { fault, alert } => time_to_detect(ix, name, fault, alert, th.time_to_detect),
+        Check::TimeToDetect { fault, alert } => {
+            time_to_detect(ix, name, fault, alert, th.time_to_detect)
+        }
         Check::SteadyState => steady_state(ix, name, &plan.steady_state.probes),
         Check::Probe { probe } => {
             let steps: Vec<String> = plan

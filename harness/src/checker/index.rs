@@ -82,15 +82,34 @@ pub struct Index {
 impl Index {
     /// Indexes a log in one pass.
     pub fn new(log: &Log) -> Self {
-        let mut ix = Index { end_ns: log.end_ns(), ..Index::default() };
+        let mut ix = Index {
+            end_ns: log.end_ns(),
+            ..Index::default()
+        };
         let mut wl: HashMap<&str, u32> = HashMap::new();
+        // Consecutive invocations mostly come from the same workload: skip the hash then.
+        let mut last: Option<(&str, u32)> = None;
         for e in &log.entries {
             match &e.event {
-                Event::Invoke { op, workload, kind, value, intended_ns, .. } => {
-                    let w = *wl.entry(workload.as_str()).or_insert_with(|| {
-                        ix.workloads.push(workload.clone());
-                        (ix.workloads.len() - 1) as u32
-                    });
+                Event::Invoke {
+                    op,
+                    workload,
+                    kind,
+                    value,
+                    intended_ns,
+                    ..
+                } => {
+                    let w = match last {
+                        Some((name, w)) if name == workload.as_str() => w,
+                        _ => {
+                            let w = *wl.entry(workload.as_str()).or_insert_with(|| {
+                                ix.workloads.push(workload.clone());
+                                (ix.workloads.len() - 1) as u32
+                            });
+                            last = Some((workload.as_str(), w));
+                            w
+                        }
+                    };
                     let i = op.0 as usize;
                     if i >= ix.ops.len() {
                         ix.ops.resize(i + 1, None);
@@ -105,11 +124,17 @@ impl Index {
                         complete: None,
                     });
                 }
-                Event::Complete { op, outcome, .. } => match ix.ops.get_mut(op.0 as usize).and_then(Option::as_mut) {
-                    Some(rec) if rec.complete.is_none() => rec.complete = Some((e.t_ns, *outcome, e.seq)),
-                    _ => ix.orphan_completions += 1,
-                },
-                Event::FaultStart { step, description, .. } => ix.faults.push(FaultRec {
+                Event::Complete { op, outcome, .. } => {
+                    match ix.ops.get_mut(op.0 as usize).and_then(Option::as_mut) {
+                        Some(rec) if rec.complete.is_none() => {
+                            rec.complete = Some((e.t_ns, *outcome, e.seq))
+                        }
+                        _ => ix.orphan_completions += 1,
+                    }
+                }
+                Event::FaultStart {
+                    step, description, ..
+                } => ix.faults.push(FaultRec {
                     step: step.clone(),
                     description: description.clone(),
                     start_ns: e.t_ns,
@@ -117,18 +142,32 @@ impl Index {
                     end: None,
                 }),
                 Event::FaultEnd { step, ok, .. } => {
-                    if let Some(f) = ix.faults.iter_mut().rev().find(|f| &f.step == step && f.end.is_none()) {
+                    if let Some(f) = ix
+                        .faults
+                        .iter_mut()
+                        .rev()
+                        .find(|f| &f.step == step && f.end.is_none())
+                    {
                         f.end = Some((e.t_ns, *ok, e.seq));
                     }
                 }
-                Event::Probe { name, status, value, .. } => ix.probes.push(ProbeRec {
+                Event::Probe {
+                    name,
+                    status,
+                    value,
+                    ..
+                } => ix.probes.push(ProbeRec {
                     t_ns: e.t_ns,
                     seq: e.seq,
                     name: name.clone(),
                     status: *status,
                     value: *value,
                 }),
-                Event::StepStart { step, action, rollback } => ix.steps.push(StepRec {
+                Event::StepStart {
+                    step,
+                    action,
+                    rollback,
+                } => ix.steps.push(StepRec {
                     name: step.clone(),
                     action: action.clone(),
                     rollback: *rollback,
@@ -137,13 +176,19 @@ impl Index {
                     end: None,
                 }),
                 Event::StepEnd { step, ok, detail } => {
-                    if let Some(s) = ix.steps.iter_mut().rev().find(|s| &s.name == step && s.end.is_none()) {
+                    if let Some(s) = ix
+                        .steps
+                        .iter_mut()
+                        .rev()
+                        .find(|s| &s.name == step && s.end.is_none())
+                    {
                         s.end = Some((e.t_ns, *ok, detail.clone(), e.seq));
                     }
                 }
                 Event::Phase { name } => ix.phases.push((e.t_ns, name.clone(), e.seq)),
                 Event::ReadBack { workload, values } => {
-                    ix.readbacks.insert(workload.clone(), (values.clone(), e.seq));
+                    ix.readbacks
+                        .insert(workload.clone(), (values.clone(), e.seq));
                 }
                 Event::Note { .. } => {}
             }
@@ -153,7 +198,10 @@ impl Index {
 
     /// The index of a workload name.
     pub fn workload(&self, name: &str) -> Option<u32> {
-        self.workloads.iter().position(|w| w == name).map(|i| i as u32)
+        self.workloads
+            .iter()
+            .position(|w| w == name)
+            .map(|i| i as u32)
     }
 
     /// The operations of one workload.

@@ -51,8 +51,15 @@ fn ms(us: u64) -> f64 {
 }
 
 /// The latency check.
-pub fn latency(ix: &Index, name: &str, workload: &str, lim: LatencyLimits) -> Result<CheckResult, CheckError> {
-    let w = ix.workload(workload).ok_or_else(|| CheckError::MissingData(format!("workload `{workload}` recorded no operation")))?;
+pub fn latency(
+    ix: &Index,
+    name: &str,
+    workload: &str,
+    lim: LatencyLimits,
+) -> Result<CheckResult, CheckError> {
+    let w = ix.workload(workload).ok_or_else(|| {
+        CheckError::MissingData(format!("workload `{workload}` recorded no operation"))
+    })?;
     let mut h = new_histogram();
     let mut service = new_histogram();
     let (mut total, mut errors, mut ok) = (0u64, 0u64, 0u64);
@@ -65,7 +72,8 @@ pub fn latency(ix: &Index, name: &str, workload: &str, lim: LatencyLimits) -> Re
                 ok += 1;
                 first = first.min(op.invoke_ns);
                 last = last.max(t);
-                service.saturating_record(((t.saturating_sub(op.invoke_ns)) / 1000).clamp(1, MAX_US));
+                service
+                    .saturating_record(((t.saturating_sub(op.invoke_ns)) / 1000).clamp(1, MAX_US));
                 match op.intended_ns {
                     Some(i) => record(&mut h, t.saturating_sub(i) / 1000, None),
                     None => record(&mut h, t.saturating_sub(op.invoke_ns) / 1000, interval_us),
@@ -75,29 +83,73 @@ pub fn latency(ix: &Index, name: &str, workload: &str, lim: LatencyLimits) -> Re
         }
     }
     if ok == 0 {
-        return Err(CheckError::MissingData(format!("workload `{workload}` has no successful operation to time")));
+        return Err(CheckError::MissingData(format!(
+            "workload `{workload}` has no successful operation to time"
+        )));
     }
     let tgt = |d: Option<Duration>| d.map(|d| Target::at_most(d.as_secs_f64() * 1000.0));
     let error_rate = errors as f64 / total as f64;
     let span_s = (last.saturating_sub(first)) as f64 / 1e9;
     let figures = vec![
-        Figure::new("p50_latency_ms", Some(ms(h.value_at_quantile(0.50))), "ms", tgt(lim.p50)),
-        Figure::new("p95_latency_ms", Some(ms(h.value_at_quantile(0.95))), "ms", tgt(lim.p95)),
-        Figure::new("p99_latency_ms", Some(ms(h.value_at_quantile(0.99))), "ms", tgt(lim.p99)),
-        Figure::new("error_rate", Some(error_rate), "ratio", lim.error_rate.map(Target::at_most)),
+        Figure::new(
+            "p50_latency_ms",
+            Some(ms(h.value_at_quantile(0.50))),
+            "ms",
+            tgt(lim.p50),
+        ),
+        Figure::new(
+            "p95_latency_ms",
+            Some(ms(h.value_at_quantile(0.95))),
+            "ms",
+            tgt(lim.p95),
+        ),
+        Figure::new(
+            "p99_latency_ms",
+            Some(ms(h.value_at_quantile(0.99))),
+            "ms",
+            tgt(lim.p99),
+        ),
+        Figure::new(
+            "error_rate",
+            Some(error_rate),
+            "ratio",
+            lim.error_rate.map(Target::at_most),
+        ),
         Figure::new("max_latency_ms", Some(ms(h.max())), "ms", None),
-        Figure::new("p99_service_time_ms", Some(ms(service.value_at_quantile(0.99))), "ms", None),
-        Figure::new("throughput_ops_per_second", (span_s > 0.0).then(|| ok as f64 / span_s), "ops_per_second", None),
+        Figure::new(
+            "p99_service_time_ms",
+            Some(ms(service.value_at_quantile(0.99))),
+            "ms",
+            None,
+        ),
+        Figure::new(
+            "throughput_ops_per_second",
+            (span_s > 0.0).then(|| ok as f64 / span_s),
+            "ops_per_second",
+            None,
+        ),
     ];
-    let judged: Vec<Verdict> = figures.iter().filter(|f| f.target.is_some()).map(Figure::verdict).collect();
-    let verdict = if judged.is_empty() { Verdict::Unknown } else { Verdict::worst(judged) };
+    let judged: Vec<Verdict> = figures
+        .iter()
+        .filter(|f| f.target.is_some())
+        .map(Figure::verdict)
+        .collect();
+    let verdict = if judged.is_empty() {
+        Verdict::Unknown
+    } else {
+        Verdict::worst(judged)
+    };
     let summary = format!(
         "{total} ops, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms, error rate {:.2} %{}",
         ms(h.value_at_quantile(0.5)),
         ms(h.value_at_quantile(0.99)),
         ms(h.max()),
         error_rate * 100.0,
-        if verdict == Verdict::Unknown { " (no latency or error-rate target to judge against)" } else { "" }
+        if verdict == Verdict::Unknown {
+            " (no latency or error-rate target to judge against)"
+        } else {
+            ""
+        }
     );
     let mut r = CheckResult::new(name, "latency", verdict, summary);
     r.figures = figures;
@@ -105,19 +157,38 @@ pub fn latency(ix: &Index, name: &str, workload: &str, lim: LatencyLimits) -> Re
 }
 
 /// The share of a workload's operations that succeeded, against the availability target.
-pub fn availability(ix: &Index, name: &str, workload: &str, target: Option<f64>) -> Result<CheckResult, CheckError> {
-    let w = ix.workload(workload).ok_or_else(|| CheckError::MissingData(format!("workload `{workload}` recorded no operation")))?;
+pub fn availability(
+    ix: &Index,
+    name: &str,
+    workload: &str,
+    target: Option<f64>,
+) -> Result<CheckResult, CheckError> {
+    let w = ix.workload(workload).ok_or_else(|| {
+        CheckError::MissingData(format!("workload `{workload}` recorded no operation"))
+    })?;
     let (mut total, mut ok) = (0u64, 0u64);
     for op in ix.ops_of(w) {
         total += 1;
         ok += u64::from(op.outcome() == Outcome::Ok);
     }
     if total == 0 {
-        return Err(CheckError::MissingData(format!("workload `{workload}` recorded no operation")));
+        return Err(CheckError::MissingData(format!(
+            "workload `{workload}` recorded no operation"
+        )));
     }
     let a = ok as f64 / total as f64;
-    let fig = Figure::new("availability", Some(a), "ratio", target.map(Target::at_least));
-    let mut r = CheckResult::new(name, "availability", fig.verdict(), format!("{ok} of {total} operations succeeded ({:.3} %)", a * 100.0));
+    let fig = Figure::new(
+        "availability",
+        Some(a),
+        "ratio",
+        target.map(Target::at_least),
+    );
+    let mut r = CheckResult::new(
+        name,
+        "availability",
+        fig.verdict(),
+        format!("{ok} of {total} operations succeeded ({:.3} %)", a * 100.0),
+    );
     r.figures.push(fig);
     Ok(r)
 }
@@ -149,39 +220,77 @@ mod tests {
                 Some(n) if i % n == 0 => Outcome::Fail,
                 _ => Outcome::Ok,
             };
-            ev.push((t + l * MS, Event::Complete { op: OpId(i as u64), outcome, detail: None }));
+            ev.push((
+                t + l * MS,
+                Event::Complete {
+                    op: OpId(i as u64),
+                    outcome,
+                    detail: None,
+                },
+            ));
         }
         ev.sort_by_key(|e| e.0);
         Index::new(&Log::from_events(ev))
     }
     fn val(r: &CheckResult, n: &str) -> f64 {
-        r.figures.iter().find(|f| f.name == n).and_then(|f| f.value).unwrap()
+        r.figures
+            .iter()
+            .find(|f| f.name == n)
+            .and_then(|f| f.value)
+            .unwrap()
     }
 
     #[test]
     fn percentiles_against_targets() {
         let lat: Vec<u64> = (1..=100).collect();
         let ix = ops(&lat, None, false);
-        let lim = LatencyLimits { p99: Some(Duration::from_millis(150)), error_rate: Some(0.01), ..Default::default() };
+        let lim = LatencyLimits {
+            p99: Some(Duration::from_millis(150)),
+            error_rate: Some(0.01),
+            ..Default::default()
+        };
         let r = latency(&ix, "lat", "w", lim).unwrap();
         assert_eq!(r.verdict, Verdict::Pass, "{}", r.summary);
         assert!((val(&r, "p50_latency_ms") - 50.0).abs() < 0.5);
         assert!((val(&r, "p99_latency_ms") - 99.0).abs() < 0.5);
-        let lim = LatencyLimits { p99: Some(Duration::from_millis(90)), ..Default::default() };
-        assert_eq!(latency(&ix, "lat", "w", lim).unwrap().verdict, Verdict::Fail);
+        let lim = LatencyLimits {
+            p99: Some(Duration::from_millis(90)),
+            ..Default::default()
+        };
+        assert_eq!(
+            latency(&ix, "lat", "w", lim).unwrap().verdict,
+            Verdict::Fail
+        );
     }
 
     #[test]
     fn no_target_is_unknown() {
         let ix = ops(&[1, 2, 3], None, false);
-        assert_eq!(latency(&ix, "lat", "w", LatencyLimits::default()).unwrap().verdict, Verdict::Unknown);
+        assert_eq!(
+            latency(&ix, "lat", "w", LatencyLimits::default())
+                .unwrap()
+                .verdict,
+            Verdict::Unknown
+        );
     }
 
     #[test]
     fn intended_time_counts_the_queueing_delay() {
         let ix = ops(&[10; 50], None, true);
-        let r = latency(&ix, "lat", "w", LatencyLimits { p50: Some(Duration::from_millis(20)), ..Default::default() }).unwrap();
-        assert!((val(&r, "p50_latency_ms") - 60.0).abs() < 0.5, "response time includes the 50 ms the op waited");
+        let r = latency(
+            &ix,
+            "lat",
+            "w",
+            LatencyLimits {
+                p50: Some(Duration::from_millis(20)),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert!(
+            (val(&r, "p50_latency_ms") - 60.0).abs() < 0.5,
+            "response time includes the 50 ms the op waited"
+        );
         assert!((val(&r, "p99_service_time_ms") - 10.0).abs() < 0.5);
         assert_eq!(r.verdict, Verdict::Fail);
     }
@@ -194,7 +303,16 @@ mod tests {
         lat.push(1000);
         let ix = ops(&lat, None, false);
         let plain = latency(&ix, "l", "w", LatencyLimits::default()).unwrap();
-        let corrected = latency(&ix, "l", "w", LatencyLimits { expected_interval: Some(Duration::from_millis(100)), ..Default::default() }).unwrap();
+        let corrected = latency(
+            &ix,
+            "l",
+            "w",
+            LatencyLimits {
+                expected_interval: Some(Duration::from_millis(100)),
+                ..Default::default()
+            },
+        )
+        .unwrap();
         assert!(val(&plain, "p95_latency_ms") < 2.0);
         assert!(val(&corrected, "p95_latency_ms") > 100.0);
     }
@@ -202,7 +320,16 @@ mod tests {
     #[test]
     fn error_rate_and_availability() {
         let ix = ops(&[1; 10], Some(5), false);
-        let r = latency(&ix, "l", "w", LatencyLimits { error_rate: Some(0.1), ..Default::default() }).unwrap();
+        let r = latency(
+            &ix,
+            "l",
+            "w",
+            LatencyLimits {
+                error_rate: Some(0.1),
+                ..Default::default()
+            },
+        )
+        .unwrap();
         assert_eq!(val(&r, "error_rate"), 0.2);
         assert_eq!(r.verdict, Verdict::Fail);
         let r = availability(&ix, "a", "w", Some(0.999)).unwrap();

@@ -1,7 +1,6 @@
 //! The acknowledged-write ledger ([`ledger`]) and the recovery point ([`rpo`]), both from a
 //! sequence writer's operations and the values read back after recovery.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use super::index::Index;
@@ -34,31 +33,57 @@ struct Ledger {
     readback_seq: u64,
 }
 
+/// Sorted `(value, count)` pairs with lookups by binary search: a million values take tens of
+/// milliseconds, and sparse sequence numbers cost no more than dense ones.
+struct Counts(Vec<(u64, u32)>);
+
+impl Counts {
+    fn new(mut values: Vec<u64>) -> Self {
+        values.sort_unstable();
+        let mut out: Vec<(u64, u32)> = Vec::with_capacity(values.len());
+        for v in values {
+            match out.last_mut() {
+                Some((last, n)) if *last == v => *n += 1,
+                _ => out.push((v, 1)),
+            }
+        }
+        Self(out)
+    }
+    fn contains(&self, v: u64) -> bool {
+        self.0.binary_search_by_key(&v, |x| x.0).is_ok()
+    }
+}
+
+fn rank(o: Outcome) -> u8 {
+    match o {
+        Outcome::Fail => 0,
+        Outcome::Indeterminate => 1,
+        Outcome::Ok => 2,
+    }
+}
+
 fn build(ix: &Index, workload: &str) -> Result<Ledger, CheckError> {
     let (values, readback_seq) = ix.readbacks.get(workload).ok_or_else(|| {
-        CheckError::MissingData(format!("workload `{workload}` was never read back, so no write can be verified"))
+        CheckError::MissingData(format!(
+            "workload `{workload}` was never read back, so no write can be verified"
+        ))
     })?;
-    let mut present: HashMap<u64, u32> = HashMap::with_capacity(values.len());
-    for v in values {
-        *present.entry(*v).or_insert(0) += 1;
-    }
-    let mut l = Ledger { readback_seq: *readback_seq, ..Ledger::default() };
-    let mut written: HashMap<u64, Outcome> = HashMap::new();
+    let present = Counts::new(values.clone());
+    let mut l = Ledger {
+        readback_seq: *readback_seq,
+        ..Ledger::default()
+    };
+    // Every written value with its best outcome: acknowledged beats indeterminate beats failed.
+    let mut written: Vec<(u64, u8, u64)> = Vec::new();
     if let Some(w) = ix.workload(workload) {
         for op in ix.ops_of(w).filter(|o| o.kind == OpKind::Write) {
             let Some(v) = op.value else { continue };
             let outcome = op.outcome();
-            // A value written twice keeps its best outcome: acknowledged beats indeterminate beats failed.
-            let best = match (written.get(&v), outcome) {
-                (Some(Outcome::Ok), _) | (_, Outcome::Ok) => Outcome::Ok,
-                (Some(Outcome::Indeterminate), _) | (_, Outcome::Indeterminate) => Outcome::Indeterminate,
-                _ => Outcome::Fail,
-            };
-            written.insert(v, best);
+            written.push((v, rank(outcome), op.invoke_seq));
             match outcome {
                 Outcome::Ok => {
                     l.acknowledged += 1;
-                    if !present.contains_key(&v) {
+                    if !present.contains(v) {
                         let done = op.complete.map(|c| c.0).unwrap_or(op.invoke_ns);
                         l.lost.push((op.invoke_ns, done, op.invoke_seq));
                     }
@@ -66,33 +91,46 @@ fn build(ix: &Index, workload: &str) -> Result<Ledger, CheckError> {
                 Outcome::Fail => l.failed += 1,
                 Outcome::Indeterminate => {
                     l.indeterminate += 1;
-                    if present.contains_key(&v) {
+                    if present.contains(v) {
                         l.indeterminate_present += 1;
                     }
                 }
             }
         }
-        for op in ix.ops_of(w).filter(|o| o.kind == OpKind::Write && o.outcome() == Outcome::Fail) {
-            if let Some(v) = op.value {
-                if present.contains_key(&v) && written.get(&v) == Some(&Outcome::Fail) {
-                    l.resurrected.push((v, Some(op.invoke_seq)));
+    }
+    written.sort_unstable();
+    let mut best: Vec<(u64, u8, u64)> = Vec::with_capacity(written.len());
+    for w in written {
+        match best.last_mut() {
+            Some(b) if b.0 == w.0 => {
+                if w.1 > b.1 {
+                    *b = w;
                 }
             }
+            _ => best.push(w),
         }
     }
-    let mut dup: Vec<(u64, u32)> = present.iter().filter(|(_, n)| **n > 1).map(|(v, n)| (*v, *n)).collect();
-    dup.sort_unstable();
-    l.duplicated = dup;
-    let mut never: Vec<u64> = present.keys().filter(|v| !written.contains_key(v)).copied().collect();
-    never.sort_unstable();
-    l.resurrected.extend(never.into_iter().map(|v| (v, None)));
-    l.resurrected.sort_unstable();
+    for &(v, n) in &present.0 {
+        if n > 1 {
+            l.duplicated.push((v, n));
+        }
+        match best.binary_search_by_key(&v, |b| b.0) {
+            Ok(i) if best[i].1 == rank(Outcome::Fail) => l.resurrected.push((v, Some(best[i].2))),
+            Ok(_) => {}
+            Err(_) => l.resurrected.push((v, None)),
+        }
+    }
     Ok(l)
 }
 
 /// Acknowledged writes must all be read back, once; failed or never-sent ones must not appear.
 /// Indeterminate writes are counted apart and may go either way.
-pub fn ledger(ix: &Index, name: &str, workload: &str, limits: LedgerLimits) -> Result<CheckResult, CheckError> {
+pub fn ledger(
+    ix: &Index,
+    name: &str,
+    workload: &str,
+    limits: LedgerLimits,
+) -> Result<CheckResult, CheckError> {
     let l = build(ix, workload)?;
     if l.acknowledged == 0 {
         return Err(CheckError::MissingData(format!(
@@ -103,11 +141,36 @@ pub fn ledger(ix: &Index, name: &str, workload: &str, limits: LedgerLimits) -> R
     let dup = l.duplicated.len() as u64;
     let res = l.resurrected.len() as u64;
     let figures = vec![
-        Figure::new("lost_acknowledged_writes", Some(lost as f64), "count", Some(Target::at_most(limits.max_lost as f64))),
-        Figure::new("duplicated_writes", Some(dup as f64), "count", Some(Target::at_most(limits.max_duplicated as f64))),
-        Figure::new("resurrected_writes", Some(res as f64), "count", Some(Target::at_most(limits.max_resurrected as f64))),
-        Figure::new("acknowledged_writes", Some(l.acknowledged as f64), "count", None),
-        Figure::new("indeterminate_writes", Some(l.indeterminate as f64), "count", None),
+        Figure::new(
+            "lost_acknowledged_writes",
+            Some(lost as f64),
+            "count",
+            Some(Target::at_most(limits.max_lost as f64)),
+        ),
+        Figure::new(
+            "duplicated_writes",
+            Some(dup as f64),
+            "count",
+            Some(Target::at_most(limits.max_duplicated as f64)),
+        ),
+        Figure::new(
+            "resurrected_writes",
+            Some(res as f64),
+            "count",
+            Some(Target::at_most(limits.max_resurrected as f64)),
+        ),
+        Figure::new(
+            "acknowledged_writes",
+            Some(l.acknowledged as f64),
+            "count",
+            None,
+        ),
+        Figure::new(
+            "indeterminate_writes",
+            Some(l.indeterminate as f64),
+            "count",
+            None,
+        ),
     ];
     let verdict = Verdict::worst(figures.iter().take(3).map(Figure::verdict));
     let summary = format!(
@@ -116,46 +179,82 @@ pub fn ledger(ix: &Index, name: &str, workload: &str, limits: LedgerLimits) -> R
     );
     let mut r = CheckResult::new(name, "ledger", verdict, summary);
     r.figures = figures;
-    r.evidence.push(Evidence { label: "read-back".into(), seq: vec![l.readback_seq] });
+    r.evidence.push(Evidence {
+        label: "read-back".into(),
+        seq: vec![l.readback_seq],
+    });
     if lost > 0 {
         r.evidence.push(Evidence {
             label: format!("lost acknowledged writes (first {EVIDENCE_MAX})"),
             seq: l.lost.iter().take(EVIDENCE_MAX).map(|x| x.2).collect(),
         });
     }
-    let failed_seqs: Vec<u64> = l.resurrected.iter().filter_map(|x| x.1).take(EVIDENCE_MAX).collect();
+    let failed_seqs: Vec<u64> = l
+        .resurrected
+        .iter()
+        .filter_map(|x| x.1)
+        .take(EVIDENCE_MAX)
+        .collect();
     if !failed_seqs.is_empty() {
-        r.evidence.push(Evidence { label: "failed writes that reappeared".into(), seq: failed_seqs });
+        r.evidence.push(Evidence {
+            label: "failed writes that reappeared".into(),
+            seq: failed_seqs,
+        });
     }
     Ok(r)
 }
 
 /// RPO: the time span of the lost acknowledged writes, from the first one's invocation to the
 /// last one's acknowledgement; 0 when none was lost.
-pub fn rpo(ix: &Index, name: &str, workload: &str, target: Option<Duration>) -> Result<CheckResult, CheckError> {
+pub fn rpo(
+    ix: &Index,
+    name: &str,
+    workload: &str,
+    target: Option<Duration>,
+) -> Result<CheckResult, CheckError> {
     let l = build(ix, workload)?;
     if l.acknowledged == 0 {
-        return Err(CheckError::MissingData(format!("workload `{workload}` has no acknowledged write")));
+        return Err(CheckError::MissingData(format!(
+            "workload `{workload}` has no acknowledged write"
+        )));
     }
-    let span_ns = match (l.lost.iter().map(|x| x.0).min(), l.lost.iter().map(|x| x.1).max()) {
+    let span_ns = match (
+        l.lost.iter().map(|x| x.0).min(),
+        l.lost.iter().map(|x| x.1).max(),
+    ) {
         (Some(a), Some(b)) => b.saturating_sub(a),
         _ => 0,
     };
     let secs = span_ns as f64 / 1e9;
     let target = target.ok_or(CheckError::NoTarget("rpo"))?;
-    let fig = Figure::new("rpo_seconds", Some(secs), "seconds", Some(Target::at_most(target.as_secs_f64())));
+    let fig = Figure::new(
+        "rpo_seconds",
+        Some(secs),
+        "seconds",
+        Some(Target::at_most(target.as_secs_f64())),
+    );
     let mut r = CheckResult::new(
         name,
         "rpo",
         fig.verdict(),
-        format!("{} lost acknowledged writes spanning {secs:.3} s (target {})", l.lost.len(), humantime::format_duration(target)),
+        format!(
+            "{} lost acknowledged writes spanning {secs:.3} s (target {})",
+            l.lost.len(),
+            humantime::format_duration(target)
+        ),
     );
     r.figures.push(fig);
-    r.evidence.push(Evidence { label: "read-back".into(), seq: vec![l.readback_seq] });
+    r.evidence.push(Evidence {
+        label: "read-back".into(),
+        seq: vec![l.readback_seq],
+    });
     if !l.lost.is_empty() {
         r.evidence.push(Evidence {
             label: "first and last lost writes".into(),
-            seq: vec![l.lost.iter().min().expect("non-empty").2, l.lost.iter().max_by_key(|x| x.1).expect("non-empty").2],
+            seq: vec![
+                l.lost.iter().min().expect("non-empty").2,
+                l.lost.iter().max_by_key(|x| x.1).expect("non-empty").2,
+            ],
         });
     }
     Ok(r)
@@ -169,24 +268,49 @@ mod tests {
     const S: u64 = 1_000_000_000;
 
     fn inv(op: u64, v: u64) -> Event {
-        Event::Invoke { op: OpId(op), workload: "w".into(), process: 0, kind: OpKind::Write, key: None, value: Some(v), intended_ns: None }
+        Event::Invoke {
+            op: OpId(op),
+            workload: "w".into(),
+            process: 0,
+            kind: OpKind::Write,
+            key: None,
+            value: Some(v),
+            intended_ns: None,
+        }
     }
     fn done(op: u64, o: Outcome) -> Event {
-        Event::Complete { op: OpId(op), outcome: o, detail: None }
+        Event::Complete {
+            op: OpId(op),
+            outcome: o,
+            detail: None,
+        }
     }
     fn rb(values: &[u64]) -> Event {
-        Event::ReadBack { workload: "w".into(), values: values.to_vec() }
+        Event::ReadBack {
+            workload: "w".into(),
+            values: values.to_vec(),
+        }
     }
     fn ix(events: Vec<(u64, Event)>) -> Index {
         Index::new(&Log::from_events(events))
     }
     fn fig(r: &CheckResult, name: &str) -> f64 {
-        r.figures.iter().find(|f| f.name == name).and_then(|f| f.value).unwrap()
+        r.figures
+            .iter()
+            .find(|f| f.name == name)
+            .and_then(|f| f.value)
+            .unwrap()
     }
 
     #[test]
     fn all_acknowledged_present_passes() {
-        let h = ix(vec![(0, inv(0, 1)), (1, done(0, Outcome::Ok)), (2, inv(1, 2)), (3, done(1, Outcome::Ok)), (4, rb(&[1, 2]))]);
+        let h = ix(vec![
+            (0, inv(0, 1)),
+            (1, done(0, Outcome::Ok)),
+            (2, inv(1, 2)),
+            (3, done(1, Outcome::Ok)),
+            (4, rb(&[1, 2])),
+        ]);
         let r = ledger(&h, "ledger", "w", LedgerLimits::default()).unwrap();
         assert_eq!(r.verdict, Verdict::Pass, "{}", r.summary);
         assert_eq!(fig(&r, "acknowledged_writes"), 2.0);
@@ -212,22 +336,42 @@ mod tests {
         assert_eq!(fig(&r, "duplicated_writes"), 1.0);
         assert_eq!(fig(&r, "resurrected_writes"), 2.0);
         assert_eq!(fig(&r, "indeterminate_writes"), 2.0);
-        let lost = r.evidence.iter().find(|e| e.label.starts_with("lost")).unwrap();
+        let lost = r
+            .evidence
+            .iter()
+            .find(|e| e.label.starts_with("lost"))
+            .unwrap();
         assert_eq!(lost.seq, vec![2], "points at the lost write's invocation");
     }
 
     #[test]
     fn limits_allow_some_loss() {
-        let h = ix(vec![(0, inv(0, 1)), (1, done(0, Outcome::Ok)), (2, inv(1, 2)), (3, done(1, Outcome::Ok)), (4, rb(&[2]))]);
-        let lim = LedgerLimits { max_lost: 1, ..LedgerLimits::default() };
+        let h = ix(vec![
+            (0, inv(0, 1)),
+            (1, done(0, Outcome::Ok)),
+            (2, inv(1, 2)),
+            (3, done(1, Outcome::Ok)),
+            (4, rb(&[2])),
+        ]);
+        let lim = LedgerLimits {
+            max_lost: 1,
+            ..LedgerLimits::default()
+        };
         assert_eq!(ledger(&h, "l", "w", lim).unwrap().verdict, Verdict::Pass);
     }
 
     #[test]
     fn no_readback_or_no_acks_is_an_error_not_a_pass() {
         let h = ix(vec![(0, inv(0, 1)), (1, done(0, Outcome::Ok))]);
-        assert!(matches!(ledger(&h, "l", "w", LedgerLimits::default()), Err(CheckError::MissingData(_))));
-        let h = ix(vec![(0, inv(0, 1)), (1, done(0, Outcome::Fail)), (2, rb(&[]))]);
+        assert!(matches!(
+            ledger(&h, "l", "w", LedgerLimits::default()),
+            Err(CheckError::MissingData(_))
+        ));
+        let h = ix(vec![
+            (0, inv(0, 1)),
+            (1, done(0, Outcome::Fail)),
+            (2, rb(&[])),
+        ]);
         assert!(ledger(&h, "l", "w", LedgerLimits::default()).is_err());
     }
 
@@ -251,7 +395,11 @@ mod tests {
 
     #[test]
     fn rpo_zero_when_nothing_lost() {
-        let h = ix(vec![(0, inv(0, 1)), (S, done(0, Outcome::Ok)), (2 * S, rb(&[1]))]);
+        let h = ix(vec![
+            (0, inv(0, 1)),
+            (S, done(0, Outcome::Ok)),
+            (2 * S, rb(&[1])),
+        ]);
         let r = rpo(&h, "rpo", "w", Some(Duration::from_secs(1))).unwrap();
         assert_eq!(fig(&r, "rpo_seconds"), 0.0);
         assert_eq!(r.verdict, Verdict::Pass);

@@ -18,9 +18,11 @@ mod verdict;
 
 pub use evaluate::{Evaluation, evaluate};
 pub use index::{Index, OpRec};
-pub use latency::{LatencyLimits, availability, latency};
+pub use latency::{LatencyLimits, availability, latency, new_histogram, record};
 pub use ledger::{LedgerLimits, ledger, rpo};
 pub use rto::{rto, time_to_detect};
-pub use steps::{PHASE_AFTER, steps_phase_after, method_steps, probe_steps, rollback_steps, steady_state};
+pub use steps::{
+    PHASE_AFTER, method_steps, probe_steps, rollback_steps, steady_state, steps_phase_after,
+};
 pub use timeline::{FaultWindow, LatencyPoint, PhaseMark, Timeline, timeline};
 pub use verdict::{Bound, CheckError, CheckResult, Evidence, Figure, Target, Thresholds, Verdict};

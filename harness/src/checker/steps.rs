@@ -26,15 +26,23 @@ fn status_verdict(s: ProbeStatus) -> Verdict {
 /// the `steady_state_after` mark passed.
 pub fn steady_state(ix: &Index, name: &str, probes: &[String]) -> Result<CheckResult, CheckError> {
     let (_, mark) = ix.phase(PHASE_AFTER).ok_or_else(|| {
-        CheckError::MissingData("the run never reached the steady-state check after the method".into())
+        CheckError::MissingData(
+            "the run never reached the steady-state check after the method".into(),
+        )
     })?;
     let mut verdicts = Vec::new();
     let mut seqs = Vec::new();
     let mut bad = Vec::new();
     for p in probes {
-        let last = ix.probes.iter().rev().find(|o| o.seq > mark && &o.name == p);
+        let last = ix
+            .probes
+            .iter()
+            .rev()
+            .find(|o| o.seq > mark && &o.name == p);
         let Some(o) = last else {
-            return Err(CheckError::MissingData(format!("probe `{p}` was not observed after the method")));
+            return Err(CheckError::MissingData(format!(
+                "probe `{p}` was not observed after the method"
+            )));
         };
         let v = status_verdict(o.status);
         if v != Verdict::Pass {
@@ -45,33 +53,64 @@ pub fn steady_state(ix: &Index, name: &str, probes: &[String]) -> Result<CheckRe
     }
     let verdict = Verdict::worst(verdicts);
     let summary = if bad.is_empty() {
-        format!("all {} steady-state probes pass after the method", probes.len())
+        format!(
+            "all {} steady-state probes pass after the method",
+            probes.len()
+        )
     } else {
-        format!("steady state does not hold after the method: {}", bad.join(", "))
+        format!(
+            "steady state does not hold after the method: {}",
+            bad.join(", ")
+        )
     };
     let mut r = CheckResult::new(name, "steady_state", verdict, summary);
-    r.evidence.push(Evidence { label: "last observation of each probe".into(), seq: seqs });
+    r.evidence.push(Evidence {
+        label: "last observation of each probe".into(),
+        seq: seqs,
+    });
     Ok(r)
 }
 
 /// Every observation of `probe` made by the named `probe` steps passed.
-pub fn probe_steps(ix: &Index, name: &str, probe: &str, steps: &[String]) -> Result<CheckResult, CheckError> {
+pub fn probe_steps(
+    ix: &Index,
+    name: &str,
+    probe: &str,
+    steps: &[String],
+) -> Result<CheckResult, CheckError> {
     let mut verdicts = Vec::new();
     let mut seqs = Vec::new();
     for s in ix.steps.iter().filter(|s| steps.contains(&s.name)) {
         let end = s.end.as_ref().map(|e| e.3).unwrap_or(u64::MAX);
-        for o in ix.probes.iter().filter(|o| o.name == probe && o.seq > s.start_seq && o.seq < end) {
+        for o in ix
+            .probes
+            .iter()
+            .filter(|o| o.name == probe && o.seq > s.start_seq && o.seq < end)
+        {
             verdicts.push(status_verdict(o.status));
             seqs.push(o.seq);
         }
     }
     if verdicts.is_empty() {
-        return Err(CheckError::MissingData(format!("no `probe` step observed `{probe}`")));
+        return Err(CheckError::MissingData(format!(
+            "no `probe` step observed `{probe}`"
+        )));
     }
     let verdict = Verdict::worst(verdicts.iter().copied());
     let passed = verdicts.iter().filter(|v| **v == Verdict::Pass).count();
-    let mut r = CheckResult::new(name, "probe", verdict, format!("{passed} of {} observations of `{probe}` passed", verdicts.len()));
-    r.evidence.push(Evidence { label: format!("observations of `{probe}`"), seq: seqs });
+    let mut r = CheckResult::new(
+        name,
+        "probe",
+        verdict,
+        format!(
+            "{passed} of {} observations of `{probe}` passed",
+            verdicts.len()
+        ),
+    );
+    r.evidence.push(Evidence {
+        label: format!("observations of `{probe}`"),
+        seq: seqs,
+    });
     Ok(r)
 }
 
@@ -88,10 +127,17 @@ pub fn method_steps(ix: &Index, steps: &[(String, &'static str)]) -> CheckResult
             Some(s) => match &s.end {
                 Some((_, true, _, _)) => verdicts.push(Verdict::Pass),
                 Some((_, false, detail, seq)) => {
-                    let v = if matches!(*action, "fault" | "heal") { Verdict::Unknown } else { Verdict::Fail };
+                    let v = if matches!(*action, "fault" | "heal") {
+                        Verdict::Unknown
+                    } else {
+                        Verdict::Fail
+                    };
                     verdicts.push(v);
                     seqs.push(*seq);
-                    notes.push(format!("step `{name}` ({action}) failed: {}", detail.as_deref().unwrap_or("no detail")));
+                    notes.push(format!(
+                        "step `{name}` ({action}) failed: {}",
+                        detail.as_deref().unwrap_or("no detail")
+                    ));
                     stopped = true;
                 }
                 None => {
@@ -109,7 +155,11 @@ pub fn method_steps(ix: &Index, steps: &[(String, &'static str)]) -> CheckResult
             }
         }
     }
-    let verdict = if steps.is_empty() { Verdict::Pass } else { Verdict::worst(verdicts) };
+    let verdict = if steps.is_empty() {
+        Verdict::Pass
+    } else {
+        Verdict::worst(verdicts)
+    };
     let summary = if notes.is_empty() {
         format!("all {} steps succeeded", steps.len())
     } else {
@@ -117,7 +167,10 @@ pub fn method_steps(ix: &Index, steps: &[(String, &'static str)]) -> CheckResult
     };
     let mut r = CheckResult::new("method", "method", verdict, summary);
     if !seqs.is_empty() {
-        r.evidence.push(Evidence { label: "failed steps".into(), seq: seqs });
+        r.evidence.push(Evidence {
+            label: "failed steps".into(),
+            seq: seqs,
+        });
     }
     r
 }
@@ -134,7 +187,11 @@ pub fn rollback_steps(ix: &Index, declared: &[String]) -> CheckResult {
             Some((_, false, d, seq)) => {
                 verdicts.push(Verdict::Fail);
                 seqs.push(*seq);
-                notes.push(format!("rollback `{}` failed: {}", s.name, d.as_deref().unwrap_or("no detail")));
+                notes.push(format!(
+                    "rollback `{}` failed: {}",
+                    s.name,
+                    d.as_deref().unwrap_or("no detail")
+                ));
             }
             None => {
                 verdicts.push(Verdict::Unknown);
@@ -149,11 +206,22 @@ pub fn rollback_steps(ix: &Index, declared: &[String]) -> CheckResult {
         }
     }
     let n = verdicts.len();
-    let verdict = if n == 0 { Verdict::Pass } else { Verdict::worst(verdicts) };
-    let summary = if notes.is_empty() { format!("{n} rollback steps succeeded") } else { notes.join("; ") };
+    let verdict = if n == 0 {
+        Verdict::Pass
+    } else {
+        Verdict::worst(verdicts)
+    };
+    let summary = if notes.is_empty() {
+        format!("{n} rollback steps succeeded")
+    } else {
+        notes.join("; ")
+    };
     let mut r = CheckResult::new("rollback", "rollback", verdict, summary);
     if !seqs.is_empty() {
-        r.evidence.push(Evidence { label: "failed rollback steps".into(), seq: seqs });
+        r.evidence.push(Evidence {
+            label: "failed rollback steps".into(),
+            seq: seqs,
+        });
     }
     r
 }
@@ -164,36 +232,78 @@ mod tests {
     use crate::history::{Event, Log};
 
     fn start(step: &str, action: &str, rollback: bool) -> Event {
-        Event::StepStart { step: step.into(), action: action.into(), rollback }
+        Event::StepStart {
+            step: step.into(),
+            action: action.into(),
+            rollback,
+        }
     }
     fn end(step: &str, ok: bool) -> Event {
-        Event::StepEnd { step: step.into(), ok, detail: (!ok).then(|| "boom".into()) }
+        Event::StepEnd {
+            step: step.into(),
+            ok,
+            detail: (!ok).then(|| "boom".into()),
+        }
     }
     fn probe(name: &str, s: ProbeStatus) -> Event {
-        Event::Probe { name: name.into(), status: s, value: None, observed: None, detail: None }
+        Event::Probe {
+            name: name.into(),
+            status: s,
+            value: None,
+            observed: None,
+            detail: None,
+        }
     }
     fn ix(ev: Vec<Event>) -> Index {
-        Index::new(&Log::from_events(ev.into_iter().enumerate().map(|(i, e)| (i as u64, e))))
+        Index::new(&Log::from_events(
+            ev.into_iter().enumerate().map(|(i, e)| (i as u64, e)),
+        ))
     }
 
     #[test]
     fn method_outcomes() {
-        let steps = vec![("kill".to_string(), "fault"), ("restore".to_string(), "recover"), ("wait".to_string(), "wait_until")];
-        let ok = ix(vec![start("kill", "fault", false), end("kill", true), start("restore", "recover", false), end("restore", true), start("wait", "wait_until", false), end("wait", true)]);
+        let steps = vec![
+            ("kill".to_string(), "fault"),
+            ("restore".to_string(), "recover"),
+            ("wait".to_string(), "wait_until"),
+        ];
+        let ok = ix(vec![
+            start("kill", "fault", false),
+            end("kill", true),
+            start("restore", "recover", false),
+            end("restore", true),
+            start("wait", "wait_until", false),
+            end("wait", true),
+        ]);
         assert_eq!(method_steps(&ok, &steps).verdict, Verdict::Pass);
         let fault_failed = ix(vec![start("kill", "fault", false), end("kill", false)]);
         let r = method_steps(&fault_failed, &steps);
         assert_eq!(r.verdict, Verdict::Unknown, "{}", r.summary);
-        let restore_failed = ix(vec![start("kill", "fault", false), end("kill", true), start("restore", "recover", false), end("restore", false)]);
+        let restore_failed = ix(vec![
+            start("kill", "fault", false),
+            end("kill", true),
+            start("restore", "recover", false),
+            end("restore", false),
+        ]);
         assert_eq!(method_steps(&restore_failed, &steps).verdict, Verdict::Fail);
-        assert_eq!(method_steps(&ix(vec![]), &steps).verdict, Verdict::Unknown, "nothing ran");
+        assert_eq!(
+            method_steps(&ix(vec![]), &steps).verdict,
+            Verdict::Unknown,
+            "nothing ran"
+        );
     }
 
     #[test]
     fn rollback_outcomes() {
-        let r = rollback_steps(&ix(vec![start("heal", "heal", true), end("heal", true)]), &["heal".into()]);
+        let r = rollback_steps(
+            &ix(vec![start("heal", "heal", true), end("heal", true)]),
+            &["heal".into()],
+        );
         assert_eq!(r.verdict, Verdict::Pass);
-        let r = rollback_steps(&ix(vec![start("heal", "heal", true), end("heal", false)]), &["heal".into()]);
+        let r = rollback_steps(
+            &ix(vec![start("heal", "heal", true), end("heal", false)]),
+            &["heal".into()],
+        );
         assert_eq!(r.verdict, Verdict::Fail);
         let r = rollback_steps(&ix(vec![]), &["heal".into()]);
         assert_eq!(r.verdict, Verdict::Unknown);
@@ -202,10 +312,28 @@ mod tests {
     #[test]
     fn steady_state_after() {
         let names = vec!["up".to_string()];
-        let h = ix(vec![probe("up", ProbeStatus::Fail), Event::Phase { name: PHASE_AFTER.into() }, probe("up", ProbeStatus::Fail), probe("up", ProbeStatus::Pass)]);
-        assert_eq!(steady_state(&h, "ss", &names).unwrap().verdict, Verdict::Pass);
-        let h = ix(vec![Event::Phase { name: PHASE_AFTER.into() }, probe("up", ProbeStatus::Unknown)]);
-        assert_eq!(steady_state(&h, "ss", &names).unwrap().verdict, Verdict::Unknown);
+        let h = ix(vec![
+            probe("up", ProbeStatus::Fail),
+            Event::Phase {
+                name: PHASE_AFTER.into(),
+            },
+            probe("up", ProbeStatus::Fail),
+            probe("up", ProbeStatus::Pass),
+        ]);
+        assert_eq!(
+            steady_state(&h, "ss", &names).unwrap().verdict,
+            Verdict::Pass
+        );
+        let h = ix(vec![
+            Event::Phase {
+                name: PHASE_AFTER.into(),
+            },
+            probe("up", ProbeStatus::Unknown),
+        ]);
+        assert_eq!(
+            steady_state(&h, "ss", &names).unwrap().verdict,
+            Verdict::Unknown
+        );
         let h = ix(vec![probe("up", ProbeStatus::Pass)]);
         assert!(steady_state(&h, "ss", &names).is_err());
     }
@@ -219,7 +347,10 @@ mod tests {
             end("check-digest", true),
         ]);
         let steps = vec!["check-digest".to_string()];
-        assert_eq!(probe_steps(&h, "p", "digest", &steps).unwrap().verdict, Verdict::Pass);
+        assert_eq!(
+            probe_steps(&h, "p", "digest", &steps).unwrap().verdict,
+            Verdict::Pass
+        );
         assert!(probe_steps(&h, "p", "other", &steps).is_err());
     }
 }

@@ -62,17 +62,26 @@ const MAX_BUCKETS: u64 = 300;
 /// Extracts the timeline.
 pub fn timeline(ix: &Index) -> Timeline {
     let end = ix.end_ns;
-    let bucket_ns = (end / MAX_BUCKETS).max(1_000_000_000).div_ceil(1_000_000_000) * 1_000_000_000;
+    let bucket_ns = (end / MAX_BUCKETS)
+        .max(1_000_000_000)
+        .div_ceil(1_000_000_000)
+        * 1_000_000_000;
     let n = (end / bucket_ns + 1) as usize;
     let mut hs: Vec<Option<hdrhistogram::Histogram<u64>>> = (0..n).map(|_| None).collect();
     let mut counts = vec![(0u64, 0u64); n];
     for op in ix.ops.iter().flatten() {
-        let Some((t, outcome, _)) = op.complete else { continue };
+        let Some((t, outcome, _)) = op.complete else {
+            continue;
+        };
         let b = ((t / bucket_ns) as usize).min(n - 1);
         counts[b].0 += 1;
         if outcome == Outcome::Ok {
             let from = op.intended_ns.unwrap_or(op.invoke_ns);
-            record(hs[b].get_or_insert_with(new_histogram), t.saturating_sub(from) / 1000, None);
+            record(
+                hs[b].get_or_insert_with(new_histogram),
+                t.saturating_sub(from) / 1000,
+                None,
+            );
         } else {
             counts[b].1 += 1;
         }
@@ -81,7 +90,9 @@ pub fn timeline(ix: &Index) -> Timeline {
         .filter(|&b| counts[b].0 > 0)
         .map(|b| LatencyPoint {
             t_s: s(b as u64 * bucket_ns),
-            p99_ms: hs[b].as_ref().map(|h| h.value_at_quantile(0.99) as f64 / 1000.0),
+            p99_ms: hs[b]
+                .as_ref()
+                .map(|h| h.value_at_quantile(0.99) as f64 / 1000.0),
             ops: counts[b].0,
             errors: counts[b].1,
         })
@@ -89,7 +100,12 @@ pub fn timeline(ix: &Index) -> Timeline {
     let mut phases: Vec<PhaseMark> = Vec::new();
     for (i, (t, name, _)) in ix.phases.iter().enumerate() {
         let next = ix.phases.get(i + 1).map(|p| s(p.0)).or(Some(s(end)));
-        phases.push(PhaseMark { name: name.clone(), start_s: s(*t), end_s: next, ok: None });
+        phases.push(PhaseMark {
+            name: name.clone(),
+            start_s: s(*t),
+            end_s: next,
+            ok: None,
+        });
     }
     Timeline {
         end_s: s(end),
@@ -98,7 +114,11 @@ pub fn timeline(ix: &Index) -> Timeline {
         faults: ix
             .faults
             .iter()
-            .map(|f| FaultWindow { label: format!("{} ({})", f.step, f.description), start_s: s(f.start_ns), end_s: f.end.map(|e| s(e.0)) })
+            .map(|f| FaultWindow {
+                label: format!("{} ({})", f.step, f.description),
+                start_s: s(f.start_ns),
+                end_s: f.end.map(|e| s(e.0)),
+            })
             .collect(),
         steps: ix
             .steps

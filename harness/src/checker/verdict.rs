@@ -61,11 +61,17 @@ pub struct Target {
 impl Target {
     /// `value` must not be exceeded.
     pub fn at_most(value: f64) -> Self {
-        Self { value, bound: Bound::AtMost }
+        Self {
+            value,
+            bound: Bound::AtMost,
+        }
     }
     /// `value` must be reached.
     pub fn at_least(value: f64) -> Self {
-        Self { value, bound: Bound::AtLeast }
+        Self {
+            value,
+            bound: Bound::AtLeast,
+        }
     }
     /// Whether `v` meets the target.
     pub fn met_by(&self, v: f64) -> bool {
@@ -92,7 +98,12 @@ pub struct Figure {
 impl Figure {
     /// A figure.
     pub fn new(name: &str, value: Option<f64>, unit: &str, target: Option<Target>) -> Self {
-        Self { name: name.to_owned(), value, unit: unit.to_owned(), target }
+        Self {
+            name: name.to_owned(),
+            value,
+            unit: unit.to_owned(),
+            target,
+        }
     }
 
     /// The verdict of this figure against its target: unknown without a value or a target.
@@ -146,7 +157,12 @@ impl CheckResult {
 
     /// The result of a checker that could not judge.
     pub fn unknown(name: &str, checker: &str, err: &CheckError) -> Self {
-        Self::new(name, checker, Verdict::Unknown, format!("could not judge: {err}"))
+        Self::new(
+            name,
+            checker,
+            Verdict::Unknown,
+            format!("could not judge: {err}"),
+        )
     }
 }
 
@@ -194,10 +210,25 @@ mod tests {
 
     #[test]
     fn figure_verdicts() {
-        assert_eq!(Figure::new("x", Some(1.0), "s", Some(Target::at_most(2.0))).verdict(), Verdict::Pass);
-        assert_eq!(Figure::new("x", Some(3.0), "s", Some(Target::at_most(2.0))).verdict(), Verdict::Fail);
-        assert_eq!(Figure::new("x", Some(0.99), "r", Some(Target::at_least(0.999))).verdict(), Verdict::Fail);
-        assert_eq!(Figure::new("x", None, "s", Some(Target::at_most(2.0))).verdict(), Verdict::Unknown);
-        assert_eq!(Figure::new("x", Some(1.0), "s", None).verdict(), Verdict::Unknown);
+        assert_eq!(
+            Figure::new("x", Some(1.0), "s", Some(Target::at_most(2.0))).verdict(),
+            Verdict::Pass
+        );
+        assert_eq!(
+            Figure::new("x", Some(3.0), "s", Some(Target::at_most(2.0))).verdict(),
+            Verdict::Fail
+        );
+        assert_eq!(
+            Figure::new("x", Some(0.99), "r", Some(Target::at_least(0.999))).verdict(),
+            Verdict::Fail
+        );
+        assert_eq!(
+            Figure::new("x", None, "s", Some(Target::at_most(2.0))).verdict(),
+            Verdict::Unknown
+        );
+        assert_eq!(
+            Figure::new("x", Some(1.0), "s", None).verdict(),
+            Verdict::Unknown
+        );
     }
 }

@@ -104,11 +104,16 @@ pub fn scenario_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, CliError> {
     let mut out = Vec::new();
     for p in paths {
         if p.is_dir() {
-            walk(p, &mut out).map_err(|e| CliError::BadInput(format!("cannot read folder {}: {e}", p.display())))?;
+            walk(p, &mut out).map_err(|e| {
+                CliError::BadInput(format!("cannot read folder {}: {e}", p.display()))
+            })?;
         } else if p.exists() {
             out.push(p.clone());
         } else {
-            return Err(CliError::BadInput(format!("{}: no such file or folder (hint: pass scenario files or folders)", p.display())));
+            return Err(CliError::BadInput(format!(
+                "{}: no such file or folder (hint: pass scenario files or folders)",
+                p.display()
+            )));
         }
     }
     out.sort();
@@ -128,20 +133,40 @@ fn print_load_error(e: &LoadError) {
 }
 
 pub fn list(a: ListArgs) -> Result<u8, CliError> {
-    let paths = if a.paths.is_empty() { vec![PathBuf::from("scenarios")] } else { a.paths };
-    let opts = LoadOptions { profile: None, known_controls: Some(Catalog::builtin().ids()) };
+    let paths = if a.paths.is_empty() {
+        vec![PathBuf::from("scenarios")]
+    } else {
+        a.paths
+    };
+    let opts = LoadOptions {
+        profile: None,
+        known_controls: Some(Catalog::builtin().ids()),
+    };
     let mut code = exit::OK;
     for f in scenario_files(&paths)? {
         match load(&f, &opts) {
             Ok(p) => {
-                let req = if p.needs_stack() { " [needs stack]" } else { "" };
+                let req = if p.needs_stack() {
+                    " [needs stack]"
+                } else {
+                    ""
+                };
                 println!("{:<28} {}{req}", p.name, f.display());
                 if !p.tags.is_empty() || !p.profiles.is_empty() {
-                    println!("{:<28}   tags: {}; profiles: {}", "", p.tags.join(", "), p.profiles.join(", "));
+                    println!(
+                        "{:<28}   tags: {}; profiles: {}",
+                        "",
+                        p.tags.join(", "),
+                        p.profiles.join(", ")
+                    );
                 }
             }
             Err(e) => {
-                println!("{:<28} {} [invalid: run `stackdrill validate` on it]", "?", f.display());
+                println!(
+                    "{:<28} {} [invalid: run `stackdrill validate` on it]",
+                    "?",
+                    f.display()
+                );
                 let _ = e;
                 code = exit::BAD_INPUT;
             }
@@ -152,10 +177,15 @@ pub fn list(a: ListArgs) -> Result<u8, CliError> {
 
 pub fn validate(a: ValidateArgs) -> Result<u8, CliError> {
     let cat = catalog(a.controls.as_deref())?;
-    let opts = LoadOptions { profile: a.profile.clone(), known_controls: Some(cat.ids()) };
+    let opts = LoadOptions {
+        profile: a.profile.clone(),
+        known_controls: Some(cat.ids()),
+    };
     let files = scenario_files(&a.paths)?;
     if files.is_empty() {
-        return Err(CliError::BadInput("no .toml scenario file found in the given paths".into()));
+        return Err(CliError::BadInput(
+            "no .toml scenario file found in the given paths".into(),
+        ));
     }
     let mut bad = 0;
     for f in &files {
@@ -175,13 +205,20 @@ pub fn validate(a: ValidateArgs) -> Result<u8, CliError> {
 /// A new run id: UTC time and a random suffix.
 pub fn new_run_id() -> String {
     let now = time::OffsetDateTime::now_utc();
-    let fmt = time::format_description::parse_borrowed::<2>("[year][month][day]T[hour][minute][second]Z").expect("static format");
+    let fmt =
+        time::format_description::parse_borrowed::<2>("[year][month][day]T[hour][minute][second]Z")
+            .expect("static format");
     let stamp = now.format(&fmt).unwrap_or_else(|_| "run".into());
-    format!("{stamp}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8])
+    format!(
+        "{stamp}-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    )
 }
 
 fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }
 
 /// How a run of several scenarios ended.
@@ -225,13 +262,21 @@ pub async fn run_scenarios<T: Target>(
         }
         let th = score::thresholds(plan, cat);
         let eval = evaluate(plan, &history.snapshot(), &th, rec.error.as_deref());
-        environment_failed |= rec.error.as_deref().is_some_and(|e| e.starts_with("the stack did not start"));
+        environment_failed |= rec
+            .error
+            .as_deref()
+            .is_some_and(|e| e.starts_with("the stack did not start"));
         interrupted |= rec.error.as_deref() == Some("interrupted");
         outcomes.push(ScenarioOutcome {
             scenario: plan.name.clone(),
             verdict: eval.verdict,
             controls: plan.controls.clone(),
-            passing_checks: eval.checks.iter().filter(|c| c.verdict == Verdict::Pass).map(|c| c.name.clone()).collect(),
+            passing_checks: eval
+                .checks
+                .iter()
+                .filter(|c| c.verdict == Verdict::Pass)
+                .map(|c| c.name.clone())
+                .collect(),
         });
         scenarios.push(ScenarioReport::new(
             plan,
@@ -276,7 +321,12 @@ pub async fn run_scenarios<T: Target>(
         .unwrap_or_default();
     secrets.append(&mut secrets_env);
     report::write_all(dir, &report, &Redactor::new(secrets))?;
-    Ok(RunSummary { report, dir: dir.to_owned(), environment_failed, interrupted })
+    Ok(RunSummary {
+        report,
+        dir: dir.to_owned(),
+        environment_failed,
+        interrupted,
+    })
 }
 
 /// The exit code of a finished run.
@@ -297,10 +347,15 @@ pub fn exit_code(s: &RunSummary) -> u8 {
 
 pub fn run(a: RunArgs) -> Result<u8, CliError> {
     let cat = catalog(a.controls.as_deref())?;
-    let opts = LoadOptions { profile: a.profile.clone(), known_controls: Some(cat.ids()) };
+    let opts = LoadOptions {
+        profile: a.profile.clone(),
+        known_controls: Some(cat.ids()),
+    };
     let files = scenario_files(&a.paths)?;
     if files.is_empty() {
-        return Err(CliError::BadInput("no .toml scenario file found in the given paths".into()));
+        return Err(CliError::BadInput(
+            "no .toml scenario file found in the given paths".into(),
+        ));
     }
     let mut plans = Vec::new();
     let mut bad = false;
@@ -314,21 +369,30 @@ pub fn run(a: RunArgs) -> Result<u8, CliError> {
         }
     }
     if bad {
-        eprintln!("nothing was run: fix the scenario files above (`stackdrill validate` checks them)");
+        eprintln!(
+            "nothing was run: fix the scenario files above (`stackdrill validate` checks them)"
+        );
         return Ok(exit::BAD_INPUT);
     }
     let run_id = new_run_id();
-    let dir = a.out.unwrap_or_else(|| PathBuf::from("reports").join(&run_id));
+    let dir = a
+        .out
+        .unwrap_or_else(|| PathBuf::from("reports").join(&run_id));
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| CliError::Other(anyhow::anyhow!("failed to start the async runtime: {e}")))?;
     let progress = indicatif::ProgressBar::new(plans.len() as u64);
     progress.set_style(
-        indicatif::ProgressStyle::with_template("[{pos}/{len}] {spinner} {msg} ({elapsed})").expect("static template"),
+        indicatif::ProgressStyle::with_template("[{pos}/{len}] {spinner} {msg} ({elapsed})")
+            .expect("static template"),
     );
     progress.enable_steady_tick(Duration::from_millis(200));
-    eprintln!("run {run_id}: {} scenario(s), reports in {}", plans.len(), dir.display());
+    eprintln!(
+        "run {run_id}: {} scenario(s), reports in {}",
+        plans.len(),
+        dir.display()
+    );
     let summary = rt.block_on(async {
         let (tx, rx) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
@@ -336,12 +400,29 @@ pub fn run(a: RunArgs) -> Result<u8, CliError> {
                 let _ = tx.send(true);
             }
         });
-        let ropts = RunOptions { cancel: Some(rx), ..RunOptions::default() };
+        let ropts = RunOptions {
+            cancel: Some(rx),
+            ..RunOptions::default()
+        };
         // The stack runtime replaces `UnwiredTarget` here once it implements `Target`.
-        run_scenarios(&plans, |_| UnwiredTarget, &cat, &run_id, &dir, &ropts, &progress).await
+        run_scenarios(
+            &plans,
+            |_| UnwiredTarget,
+            &cat,
+            &run_id,
+            &dir,
+            &ropts,
+            &progress,
+        )
+        .await
     });
     progress.finish_and_clear();
-    let summary = summary.map_err(|e| CliError::Other(anyhow::anyhow!("failed to write the reports in {}: {e}", dir.display())))?;
+    let summary = summary.map_err(|e| {
+        CliError::Other(anyhow::anyhow!(
+            "failed to write the reports in {}: {e}",
+            dir.display()
+        ))
+    })?;
     print_score(&summary.report);
     eprintln!("reports: {}", summary.dir.display());
     Ok(exit_code(&summary))
@@ -349,9 +430,14 @@ pub fn run(a: RunArgs) -> Result<u8, CliError> {
 
 pub fn report(a: ReportArgs) -> Result<u8, CliError> {
     let path = a.run_dir.join("report.json");
-    let r = report::read_json(&path).map_err(|e| CliError::BadInput(format!("cannot read {}: {e}", path.display())))?;
-    let files = report::write_all(&a.run_dir, &r, &Redactor::default())
-        .map_err(|e| CliError::Other(anyhow::anyhow!("failed to write reports in {}: {e}", a.run_dir.display())))?;
+    let r = report::read_json(&path)
+        .map_err(|e| CliError::BadInput(format!("cannot read {}: {e}", path.display())))?;
+    let files = report::write_all(&a.run_dir, &r, &Redactor::default()).map_err(|e| {
+        CliError::Other(anyhow::anyhow!(
+            "failed to write reports in {}: {e}",
+            a.run_dir.display()
+        ))
+    })?;
     for f in files {
         println!("{}", f.display());
     }
@@ -364,8 +450,12 @@ fn print_score(r: &RunReport) {
         for (n, f) in s.figures.iter().filter(|(_, f)| f.target.is_some()) {
             println!(
                 "           {n}: {} (target {})",
-                f.value.map(|v| format!("{v:.3} {}", f.unit)).unwrap_or_else(|| "not measured".into()),
-                f.target.map(|t| format!("{t} {}", f.unit)).unwrap_or_default()
+                f.value
+                    .map(|v| format!("{v:.3} {}", f.unit))
+                    .unwrap_or_else(|| "not measured".into()),
+                f.target
+                    .map(|t| format!("{t} {}", f.unit))
+                    .unwrap_or_default()
             );
         }
     }
@@ -381,16 +471,30 @@ fn print_score(r: &RunReport) {
 
 pub fn score(a: ScoreArgs) -> Result<u8, CliError> {
     let path = a.run_dir.join("report.json");
-    let r = report::read_json(&path).map_err(|e| CliError::BadInput(format!("cannot read {}: {e}", path.display())))?;
+    let r = report::read_json(&path)
+        .map_err(|e| CliError::BadInput(format!("cannot read {}: {e}", path.display())))?;
     for c in &r.coverage.controls {
         let by = if c.proven {
-            c.proven_by.iter().map(|p| format!("{} ({})", p.scenario, p.checks.join(", "))).collect::<Vec<_>>().join("; ")
+            c.proven_by
+                .iter()
+                .map(|p| format!("{} ({})", p.scenario, p.checks.join(", ")))
+                .collect::<Vec<_>>()
+                .join("; ")
         } else if c.not_proven_by.is_empty() {
             "no scenario claims it".to_owned()
         } else {
-            c.not_proven_by.iter().map(|(s, v)| format!("{s}: {v}")).collect::<Vec<_>>().join("; ")
+            c.not_proven_by
+                .iter()
+                .map(|(s, v)| format!("{s}: {v}"))
+                .collect::<Vec<_>>()
+                .join("; ")
         };
-        println!("{} {:<32} {}", if c.proven { "[x]" } else { "[ ]" }, c.id, by);
+        println!(
+            "{} {:<32} {}",
+            if c.proven { "[x]" } else { "[ ]" },
+            c.id,
+            by
+        );
     }
     for c in &r.grade.categories {
         println!("{:<12} {:>5.1} / {:.0}", c.category, c.points, c.max);

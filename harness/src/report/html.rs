@@ -8,7 +8,11 @@ use super::model::{RunReport, ScenarioReport, badge, fmt_target, fmt_value};
 use crate::checker::Verdict;
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
 }
 
 fn class(v: Verdict) -> &'static str {
@@ -51,7 +55,13 @@ pub fn render_html(r: &RunReport) -> String {
     );
     let _ = writeln!(s, "<table><tr><th>category</th><th>points</th></tr>");
     for c in &r.grade.categories {
-        let _ = writeln!(s, "<tr><td>{}</td><td>{:.1} / {:.0}</td></tr>", esc(&c.category), c.points, c.max);
+        let _ = writeln!(
+            s,
+            "<tr><td>{}</td><td>{:.1} / {:.0}</td></tr>",
+            esc(&c.category),
+            c.points,
+            c.max
+        );
     }
     let _ = writeln!(s, "</table>");
     for sc in &r.scenarios {
@@ -72,12 +82,21 @@ fn scenario(s: &mut String, sc: &ScenarioReport) {
         badge(sc.verdict),
         esc(&sc.file),
         sc.duration_seconds,
-        sc.tier.map(|t| format!(" · tier {t} targets")).unwrap_or_default()
+        sc.tier
+            .map(|t| format!(" · tier {t} targets"))
+            .unwrap_or_default()
     );
     if let Some(e) = &sc.error {
-        let _ = writeln!(s, "<p class=\"unknown\"><b>The run did not complete:</b> {}</p>", esc(e));
+        let _ = writeln!(
+            s,
+            "<p class=\"unknown\"><b>The run did not complete:</b> {}</p>",
+            esc(e)
+        );
     }
-    let _ = writeln!(s, "<table><tr><th>figure</th><th>measured</th><th>target</th><th>verdict</th></tr>");
+    let _ = writeln!(
+        s,
+        "<table><tr><th>figure</th><th>measured</th><th>target</th><th>verdict</th></tr>"
+    );
     for (n, f) in &sc.figures {
         let _ = writeln!(
             s,
@@ -89,12 +108,22 @@ fn scenario(s: &mut String, sc: &ScenarioReport) {
             badge(f.verdict)
         );
     }
-    let _ = writeln!(s, "</table>\n<table><tr><th>check</th><th>verdict</th><th>summary</th><th>evidence</th></tr>");
+    let _ = writeln!(
+        s,
+        "</table>\n<table><tr><th>check</th><th>verdict</th><th>summary</th><th>evidence</th></tr>"
+    );
     for c in &sc.checks {
         let ev: Vec<String> = c
             .evidence
             .iter()
-            .map(|e| format!("{}: {} #{:?}", esc(&e.label), esc(e.history.as_deref().unwrap_or("history")), e.seq))
+            .map(|e| {
+                format!(
+                    "{}: {} #{:?}",
+                    esc(&e.label),
+                    esc(e.history.as_deref().unwrap_or("history")),
+                    e.seq
+                )
+            })
             .collect();
         let _ = writeln!(
             s,
@@ -117,16 +146,28 @@ const PAD: f64 = 40.0;
 
 fn latency_chart(s: &mut String, sc: &ScenarioReport) {
     let t = &sc.timeline;
-    let _ = writeln!(s, "<h3>Latency over time (p99 per {:.0} s, fault windows shaded)</h3>", t.bucket_s);
+    let _ = writeln!(
+        s,
+        "<h3>Latency over time (p99 per {:.0} s, fault windows shaded)</h3>",
+        t.bucket_s
+    );
     if t.latency.is_empty() {
         let _ = writeln!(s, "<p>No operations were recorded.</p>");
         return;
     }
     let end = t.end_s.max(1.0);
-    let ymax = t.latency.iter().filter_map(|p| p.p99_ms).fold(1.0_f64, f64::max) * 1.1;
+    let ymax = t
+        .latency
+        .iter()
+        .filter_map(|p| p.p99_ms)
+        .fold(1.0_f64, f64::max)
+        * 1.1;
     let x = |v: f64| PAD + (v / end) * (W - 2.0 * PAD);
     let y = |v: f64| H - PAD + 10.0 - (v / ymax) * (H - 2.0 * PAD);
-    let _ = writeln!(s, "<svg width=\"{W}\" height=\"{H}\" role=\"img\" aria-label=\"latency over time\">");
+    let _ = writeln!(
+        s,
+        "<svg width=\"{W}\" height=\"{H}\" role=\"img\" aria-label=\"latency over time\">"
+    );
     for f in &t.faults {
         let x0 = x(f.start_s);
         let x1 = x(f.end_s.unwrap_or(end));
@@ -139,24 +180,51 @@ fn latency_chart(s: &mut String, sc: &ScenarioReport) {
             esc(&f.label)
         );
     }
-    let pts: Vec<String> = t.latency.iter().filter_map(|p| p.p99_ms.map(|v| format!("{:.1},{:.1}", x(p.t_s), y(v)))).collect();
-    let _ = writeln!(s, "<polyline fill=\"none\" stroke=\"#2060c0\" stroke-width=\"1.5\" points=\"{}\"/>", pts.join(" "));
+    let pts: Vec<String> = t
+        .latency
+        .iter()
+        .filter_map(|p| p.p99_ms.map(|v| format!("{:.1},{:.1}", x(p.t_s), y(v))))
+        .collect();
+    let _ = writeln!(
+        s,
+        "<polyline fill=\"none\" stroke=\"#2060c0\" stroke-width=\"1.5\" points=\"{}\"/>",
+        pts.join(" ")
+    );
     for p in t.latency.iter().filter(|p| p.errors > 0) {
-        let _ = writeln!(s, "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"2.5\" fill=\"#c02020\"><title>{} errors</title></circle>", x(p.t_s), H - PAD + 14.0, p.errors);
+        let _ = writeln!(
+            s,
+            "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"2.5\" fill=\"#c02020\"><title>{} errors</title></circle>",
+            x(p.t_s),
+            H - PAD + 14.0,
+            p.errors
+        );
     }
     axes(s, end, Some((ymax, "ms")));
     let _ = writeln!(s, "</svg>");
 }
 
 fn axes(s: &mut String, end: f64, y: Option<(f64, &str)>) {
-    let _ = writeln!(s, "<line x1=\"{PAD}\" y1=\"{0}\" x2=\"{1}\" y2=\"{0}\" stroke=\"#444\"/>", H - PAD + 10.0, W - PAD);
+    let _ = writeln!(
+        s,
+        "<line x1=\"{PAD}\" y1=\"{0}\" x2=\"{1}\" y2=\"{0}\" stroke=\"#444\"/>",
+        H - PAD + 10.0,
+        W - PAD
+    );
     for i in 0..=4 {
         let v = end * f64::from(i) / 4.0;
         let xx = PAD + f64::from(i) / 4.0 * (W - 2.0 * PAD);
-        let _ = writeln!(s, "<text x=\"{xx:.1}\" y=\"{:.1}\" font-size=\"10\" font-family=\"sans-serif\" text-anchor=\"middle\">{v:.0} s</text>", H - 8.0);
+        let _ = writeln!(
+            s,
+            "<text x=\"{xx:.1}\" y=\"{:.1}\" font-size=\"10\" font-family=\"sans-serif\" text-anchor=\"middle\">{v:.0} s</text>",
+            H - 8.0
+        );
     }
     if let Some((ymax, unit)) = y {
-        let _ = writeln!(s, "<text x=\"4\" y=\"{:.1}\" font-size=\"10\" font-family=\"sans-serif\">{ymax:.0} {unit}</text>", PAD - 12.0);
+        let _ = writeln!(
+            s,
+            "<text x=\"4\" y=\"{:.1}\" font-size=\"10\" font-family=\"sans-serif\">{ymax:.0} {unit}</text>",
+            PAD - 12.0
+        );
     }
 }
 
@@ -185,7 +253,10 @@ fn rto_timeline(s: &mut String, sc: &ScenarioReport) {
     let row_h = 16.0;
     let h = rows.len() as f64 * row_h + 50.0;
     let x = |v: f64| 200.0 + (v / end) * (W - 220.0);
-    let _ = writeln!(s, "<svg width=\"{W}\" height=\"{h:.0}\" role=\"img\" aria-label=\"RTO timeline\">");
+    let _ = writeln!(
+        s,
+        "<svg width=\"{W}\" height=\"{h:.0}\" role=\"img\" aria-label=\"RTO timeline\">"
+    );
     for (i, (label, a, b, color)) in rows.iter().enumerate() {
         let yy = 10.0 + i as f64 * row_h;
         let x0 = x(*a);
@@ -209,12 +280,22 @@ fn rto_timeline(s: &mut String, sc: &ScenarioReport) {
             h - 32.0
         );
     }
-    let _ = writeln!(s, "<text x=\"200\" y=\"{:.1}\" font-size=\"10\" font-family=\"sans-serif\">0 s</text><text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" font-family=\"sans-serif\" text-anchor=\"end\">{end:.0} s</text>", h - 8.0, W - 20.0, h - 8.0);
+    let _ = writeln!(
+        s,
+        "<text x=\"200\" y=\"{:.1}\" font-size=\"10\" font-family=\"sans-serif\">0 s</text><text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" font-family=\"sans-serif\" text-anchor=\"end\">{end:.0} s</text>",
+        h - 8.0,
+        W - 20.0,
+        h - 8.0
+    );
     let _ = writeln!(s, "</svg>");
 }
 
 fn truncate(s: &str, n: usize) -> String {
-    if s.chars().count() <= n { s.to_owned() } else { format!("{}…", s.chars().take(n - 1).collect::<String>()) }
+    if s.chars().count() <= n {
+        s.to_owned()
+    } else {
+        format!("{}…", s.chars().take(n - 1).collect::<String>())
+    }
 }
 
 fn coverage_matrix(s: &mut String, r: &RunReport) {
@@ -224,7 +305,10 @@ fn coverage_matrix(s: &mut String, r: &RunReport) {
     let cols = r.scenarios.len().max(1) as f64;
     let w = left + cols * cell + 20.0;
     let h = top + r.coverage.controls.len() as f64 * cell + 10.0;
-    let _ = writeln!(s, "<svg width=\"{w:.0}\" height=\"{h:.0}\" role=\"img\" aria-label=\"coverage matrix\">");
+    let _ = writeln!(
+        s,
+        "<svg width=\"{w:.0}\" height=\"{h:.0}\" role=\"img\" aria-label=\"coverage matrix\">"
+    );
     for (j, sc) in r.scenarios.iter().enumerate() {
         let xx = left + j as f64 * cell + cell / 2.0;
         let _ = writeln!(

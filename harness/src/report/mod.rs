@@ -12,7 +12,9 @@ mod redact;
 pub use html::render_html;
 pub use junit::render_junit;
 pub use markdown::render_markdown;
-pub use model::{CheckOut, EvidenceOut, FigureOut, REPORT_SCHEMA_VERSION, RunReport, ScenarioReport, figure_map};
+pub use model::{
+    CheckOut, EvidenceOut, FigureOut, REPORT_SCHEMA_VERSION, RunReport, ScenarioReport, figure_map,
+};
 pub use redact::{REDACTED, Redactor};
 
 use std::io;
@@ -47,13 +49,17 @@ pub fn write_all(dir: &Path, report: &RunReport, redactor: &Redactor) -> io::Res
 /// Reads a `report.json`, checking its schema version.
 pub fn read_json(path: &Path) -> io::Result<RunReport> {
     let text = std::fs::read_to_string(path)?;
-    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+    let v: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
     match v.get("schema_version").and_then(|x| x.as_u64()) {
         Some(n) if n == u64::from(REPORT_SCHEMA_VERSION) => {}
         other => {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
-                format!("{}: report schema_version {other:?} is not {REPORT_SCHEMA_VERSION}", path.display()),
+                format!(
+                    "{}: report schema_version {other:?} is not {REPORT_SCHEMA_VERSION}",
+                    path.display()
+                ),
             ));
         }
     }

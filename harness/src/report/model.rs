@@ -68,7 +68,11 @@ impl ScenarioReport {
             tier,
             controls: plan.controls.clone(),
             figures: figure_map(&eval.figures),
-            checks: eval.checks.iter().map(|c| CheckOut::from_result(c, history)).collect(),
+            checks: eval
+                .checks
+                .iter()
+                .map(|c| CheckOut::from_result(c, history))
+                .collect(),
             history: history.map(str::to_owned),
             error,
             timeline: eval.timeline.clone(),
@@ -89,13 +93,21 @@ pub struct FigureOut {
 
 impl From<&Figure> for FigureOut {
     fn from(f: &Figure) -> Self {
-        Self { value: f.value, unit: f.unit.clone(), target: f.target.map(|t| t.value), bound: f.target.map(|t| t.bound), verdict: f.verdict() }
+        Self {
+            value: f.value,
+            unit: f.unit.clone(),
+            target: f.target.map(|t| t.value),
+            bound: f.target.map(|t| t.bound),
+            verdict: f.verdict(),
+        }
     }
 }
 
 /// Figures by name.
 pub fn figure_map(figs: &[Figure]) -> BTreeMap<String, FigureOut> {
-    figs.iter().map(|f| (f.name.clone(), FigureOut::from(f))).collect()
+    figs.iter()
+        .map(|f| (f.name.clone(), FigureOut::from(f)))
+        .collect()
 }
 
 /// A check in the report.
@@ -131,7 +143,11 @@ impl CheckOut {
             evidence: c
                 .evidence
                 .iter()
-                .map(|e| EvidenceOut { label: e.label.clone(), history: history.map(str::to_owned), seq: e.seq.clone() })
+                .map(|e| EvidenceOut {
+                    label: e.label.clone(),
+                    history: history.map(str::to_owned),
+                    seq: e.seq.clone(),
+                })
                 .collect(),
         }
     }

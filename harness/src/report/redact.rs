@@ -18,7 +18,10 @@ pub struct Redactor {
 impl Redactor {
     /// A redactor for these secrets.
     pub fn new(secrets: impl IntoIterator<Item = String>) -> Self {
-        let mut secrets: Vec<String> = secrets.into_iter().filter(|s| s.chars().count() >= 4).collect();
+        let mut secrets: Vec<String> = secrets
+            .into_iter()
+            .filter(|s| s.chars().count() >= 4)
+            .collect();
         // Longest first, so a secret containing another is replaced whole.
         secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
         secrets.dedup();
@@ -78,8 +81,18 @@ impl Redactor {
 fn forms(s: &str) -> Vec<String> {
     let json = serde_json::to_string(s).expect("strings serialize");
     let json = json[1..json.len() - 1].to_owned();
-    let html = s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;");
-    let xml = s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&apos;");
+    let html = s
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;");
+    let xml = s
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&apos;");
     let mut v = vec![s.to_owned(), json, html, xml];
     v.dedup();
     v
@@ -91,11 +104,21 @@ mod tests {
 
     #[test]
     fn redacts_raw_and_escaped_forms() {
-        let r = Redactor::new(["s3cr\"et<pw>".to_string(), "abc".to_string(), "hunter2".to_string()]);
+        let r = Redactor::new([
+            "s3cr\"et<pw>".to_string(),
+            "abc".to_string(),
+            "hunter2".to_string(),
+        ]);
         assert_eq!(r.len(), 2, "short secrets are ignored");
         assert_eq!(r.redact_text("pw=hunter2;"), format!("pw={REDACTED};"));
-        assert_eq!(r.redact_text(r#"{"p":"s3cr\"et<pw>"}"#), format!(r#"{{"p":"{REDACTED}"}}"#));
-        assert_eq!(r.redact_text("<td>s3cr&quot;et&lt;pw&gt;</td>"), format!("<td>{REDACTED}</td>"));
+        assert_eq!(
+            r.redact_text(r#"{"p":"s3cr\"et<pw>"}"#),
+            format!(r#"{{"p":"{REDACTED}"}}"#)
+        );
+        assert_eq!(
+            r.redact_text("<td>s3cr&quot;et&lt;pw&gt;</td>"),
+            format!("<td>{REDACTED}</td>")
+        );
         assert_eq!(r.redact_text("nothing here abc"), "nothing here abc");
     }
 }

@@ -46,7 +46,11 @@ pub(crate) struct FakeTarget {
 
 impl FakeTarget {
     pub fn new(script: Script) -> Self {
-        Self { script, state: RefCell::default(), outage_until: Arc::default() }
+        Self {
+            script,
+            state: RefCell::default(),
+            outage_until: Arc::default(),
+        }
     }
     pub fn calls(&self) -> Vec<String> {
         self.state.borrow().calls.clone()
@@ -60,7 +64,10 @@ impl Target for FakeTarget {
     async fn start(&self, _: &StackSpec, _: &History) -> Result<(), TargetError> {
         self.call("start");
         if self.script.fail_start {
-            return Err(TargetError::Failed { what: "starting hcd".into(), message: "image missing".into() });
+            return Err(TargetError::Failed {
+                what: "starting hcd".into(),
+                message: "image missing".into(),
+            });
         }
         Ok(())
     }
@@ -69,7 +76,9 @@ impl Target for FakeTarget {
         let now = Instant::now();
         match &p.check {
             ProbeCheck::Alert { .. } => match st.fault_at {
-                Some(t) if !st.healed && now >= t + self.script.detect_after => ProbeOutcome::pass(),
+                Some(t) if !st.healed && now >= t + self.script.detect_after => {
+                    ProbeOutcome::pass()
+                }
                 _ => ProbeOutcome::fail("not firing"),
             },
             _ => match st.fault_at {
@@ -81,7 +90,10 @@ impl Target for FakeTarget {
     async fn inject(&self, f: &FaultSpec) -> Result<FaultHandle, TargetError> {
         self.call(format!("inject {}", f.name));
         if self.script.fail_inject {
-            return Err(TargetError::Failed { what: "kill".into(), message: "process still running".into() });
+            return Err(TargetError::Failed {
+                what: "kill".into(),
+                message: "process still running".into(),
+            });
         }
         let now = Instant::now();
         self.state.borrow_mut().fault_at = Some(now);
@@ -96,22 +108,37 @@ impl Target for FakeTarget {
     async fn recover(&self, r: &RecoverySpec) -> Result<RecoveryOutcome, TargetError> {
         self.call(format!("recover {}", r.name));
         if self.script.fail_recover {
-            return Err(TargetError::Failed { what: "restore".into(), message: "backup corrupt".into() });
+            return Err(TargetError::Failed {
+                what: "restore".into(),
+                message: "backup corrupt".into(),
+            });
         }
-        Ok(RecoveryOutcome { detail: Some("restored".into()) })
+        Ok(RecoveryOutcome {
+            detail: Some("restored".into()),
+        })
     }
-    async fn start_workload(&self, w: &WorkloadSpec, history: History) -> Result<WorkloadId, TargetError> {
+    async fn start_workload(
+        &self,
+        w: &WorkloadSpec,
+        history: History,
+    ) -> Result<WorkloadId, TargetError> {
         self.call(format!("workload {}", w.name));
         let stop = Arc::new(AtomicBool::new(false));
         let acked = Arc::new(Mutex::new(Vec::new()));
         let interval = Duration::from_secs_f64(1.0 / w.rate);
-        let (name, s2, a2, outage) = (w.name.clone(), stop.clone(), acked.clone(), self.outage_until.clone());
+        let (name, s2, a2, outage) = (
+            w.name.clone(),
+            stop.clone(),
+            acked.clone(),
+            self.outage_until.clone(),
+        );
         let task = tokio::spawn(async move {
             let mut seq = 0u64;
             let mut next = Instant::now();
             while !s2.load(Ordering::Relaxed) {
                 let intended = history.now_ns();
-                let op = history.invoke_at(&name, 0, OpKind::Write, None, Some(seq), Some(intended));
+                let op =
+                    history.invoke_at(&name, 0, OpKind::Write, None, Some(seq), Some(intended));
                 tokio::time::sleep(Duration::from_millis(5)).await;
                 let down = outage.lock().unwrap().is_some_and(|t| Instant::now() < t);
                 if down {
@@ -134,13 +161,30 @@ impl Target for FakeTarget {
         let w = self.state.borrow_mut().workloads.remove(id.0 as usize);
         w.stop.store(true, Ordering::Relaxed);
         let invoked = w.task.await.unwrap_or(0);
-        self.state.borrow_mut().workloads.insert(id.0 as usize, Workload { stop: w.stop, acked: w.acked, task: tokio::spawn(async { 0 }) });
-        Ok(WorkloadSummary { invoked, detail: None })
+        self.state.borrow_mut().workloads.insert(
+            id.0 as usize,
+            Workload {
+                stop: w.stop,
+                acked: w.acked,
+                task: tokio::spawn(async { 0 }),
+            },
+        );
+        Ok(WorkloadSummary {
+            invoked,
+            detail: None,
+        })
     }
     async fn read_back(&self, _: &WorkloadSpec) -> Result<Vec<u64>, TargetError> {
         let st = self.state.borrow();
-        let acked = st.workloads.first().map(|w| w.acked.lock().unwrap().clone()).unwrap_or_default();
-        Ok(acked.into_iter().filter(|v| !self.script.lose.contains(v)).collect())
+        let acked = st
+            .workloads
+            .first()
+            .map(|w| w.acked.lock().unwrap().clone())
+            .unwrap_or_default();
+        Ok(acked
+            .into_iter()
+            .filter(|v| !self.script.lose.contains(v))
+            .collect())
     }
     async fn stop(&self) -> Result<(), TargetError> {
         self.call("stop");

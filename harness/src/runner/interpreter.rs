@@ -72,8 +72,19 @@ struct Runner<'a, T: Target> {
 
 /// Interprets `plan` against `target`, recording into `history`. Always calls
 /// [`Target::stop`]; always runs the rollbacks once the stack started.
-pub async fn run<T: Target>(plan: &Plan, target: &T, history: &History, opts: &RunOptions) -> RunRecord {
-    let r = Runner { plan, target, history, opts, state: RefCell::new(State::default()) };
+pub async fn run<T: Target>(
+    plan: &Plan,
+    target: &T,
+    history: &History,
+    opts: &RunOptions,
+) -> RunRecord {
+    let r = Runner {
+        plan,
+        target,
+        history,
+        opts,
+        state: RefCell::new(State::default()),
+    };
     let mut rec = RunRecord::default();
     history.phase("start");
     let started = match timeout(opts.start_timeout, target.start(&plan.stack, history)).await {
@@ -83,7 +94,10 @@ pub async fn run<T: Target>(plan: &Plan, target: &T, history: &History, opts: &R
             false
         }
         Err(_) => {
-            rec.error = Some(format!("the stack did not start within {}", humantime::format_duration(opts.start_timeout)));
+            rec.error = Some(format!(
+                "the stack did not start within {}",
+                humantime::format_duration(opts.start_timeout)
+            ));
             false
         }
     };
@@ -121,7 +135,12 @@ impl<T: Target> Runner<'_, T> {
         h.phase("steady_state_before");
         let ss = &plan.steady_state;
         if !ss.probes.is_empty() {
-            let wait = WaitSpec { probes: ss.probes.clone(), deadline: ss.deadline, settle: Duration::ZERO, interval: ss.interval };
+            let wait = WaitSpec {
+                probes: ss.probes.clone(),
+                deadline: ss.deadline,
+                settle: Duration::ZERO,
+                interval: ss.interval,
+            };
             if !self.wait_until(&wait).await {
                 return Err(format!(
                     "the steady-state hypothesis did not hold within {} before the method, so the experiment was not run",
@@ -142,11 +161,9 @@ impl<T: Target> Runner<'_, T> {
         }
         let steps = async {
             for step in &plan.steps {
-                if let Err(e) = self.exec(step, false).await {
-                    return Err(e);
-                }
+                self.exec(step, false).await?;
             }
-            Ok(())
+            Ok::<(), String>(())
         };
         let method = tokio::select! {
             res = steps => res,
@@ -162,7 +179,10 @@ impl<T: Target> Runner<'_, T> {
             if matches!(w.kind, WorkloadKindSpec::SequenceWriter { .. }) {
                 match timeout(self.opts.workload_timeout, self.target.read_back(w)).await {
                     Ok(Ok(values)) => {
-                        h.append(Event::ReadBack { workload: w.name.clone(), values });
+                        h.append(Event::ReadBack {
+                            workload: w.name.clone(),
+                            values,
+                        });
                     }
                     Ok(Err(e)) => h.note(format!("read-back of `{}` failed: {e}", w.name)),
                     Err(_) => h.note(format!("read-back of `{}` timed out", w.name)),
@@ -171,7 +191,12 @@ impl<T: Target> Runner<'_, T> {
         }
         h.phase(steps_phase_after());
         if !ss.probes.is_empty() {
-            let wait = WaitSpec { probes: ss.probes.clone(), deadline: ss.deadline, settle: Duration::ZERO, interval: ss.interval };
+            let wait = WaitSpec {
+                probes: ss.probes.clone(),
+                deadline: ss.deadline,
+                settle: Duration::ZERO,
+                interval: ss.interval,
+            };
             self.wait_until(&wait).await;
         }
         Ok(())
@@ -180,9 +205,16 @@ impl<T: Target> Runner<'_, T> {
     async fn stop_workloads(&self, workloads: &[(&crate::scenario::WorkloadSpec, WorkloadId)]) {
         for (w, id) in workloads {
             match timeout(self.opts.workload_timeout, self.target.stop_workload(*id)).await {
-                Ok(Ok(s)) => self.history.note(format!("workload `{}` stopped after {} operations", w.name, s.invoked)),
-                Ok(Err(e)) => self.history.note(format!("workload `{}` did not stop cleanly: {e}", w.name)),
-                Err(_) => self.history.note(format!("workload `{}` did not stop in time", w.name)),
+                Ok(Ok(s)) => self.history.note(format!(
+                    "workload `{}` stopped after {} operations",
+                    w.name, s.invoked
+                )),
+                Ok(Err(e)) => self
+                    .history
+                    .note(format!("workload `{}` did not stop cleanly: {e}", w.name)),
+                Err(_) => self
+                    .history
+                    .note(format!("workload `{}` did not stop in time", w.name)),
             }
         }
     }
@@ -197,7 +229,12 @@ impl<T: Target> Runner<'_, T> {
             let due: Vec<usize> = {
                 let st = self.state.borrow();
                 let now = Instant::now();
-                st.active.iter().enumerate().filter(|(_, f)| f.heal_at.is_some_and(|t| t <= now)).map(|(i, _)| i).collect()
+                st.active
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, f)| f.heal_at.is_some_and(|t| t <= now))
+                    .map(|(i, _)| i)
+                    .collect()
             };
             for i in due.into_iter().rev() {
                 let f = self.state.borrow_mut().active.remove(i);
@@ -210,15 +247,28 @@ impl<T: Target> Runner<'_, T> {
     /// Observes one probe and records it.
     async fn observe(&self, name: &str) -> ProbeStatus {
         let Some(spec) = self.plan.probe(name) else {
-            self.history.probe(name, ProbeStatus::Unknown, None, None, Some("no such probe".into()));
+            self.history.probe(
+                name,
+                ProbeStatus::Unknown,
+                None,
+                None,
+                Some("no such probe".into()),
+            );
             return ProbeStatus::Unknown;
         };
         let mut out = match timeout(spec.timeout, self.target.probe(spec)).await {
             Ok(o) => o,
-            Err(_) => ProbeOutcome::unknown(format!("timed out after {}", humantime::format_duration(spec.timeout))),
+            Err(_) => ProbeOutcome::unknown(format!(
+                "timed out after {}",
+                humantime::format_duration(spec.timeout)
+            )),
         };
-        if let ProbeCheck::GraphDigest { same_as: Some(other) } = &spec.check {
-            if out.status == ProbeStatus::Pass {
+        if let ProbeCheck::GraphDigest {
+            same_as: Some(other),
+        } = &spec.check
+            && out.status == ProbeStatus::Pass
+        {
+            {
                 let prev = self.state.borrow().observed.get(other).cloned();
                 match (prev, &out.observed) {
                     (Some(p), Some(o)) if &p == o => {}
@@ -228,7 +278,9 @@ impl<T: Target> Runner<'_, T> {
                     }
                     (None, _) => {
                         out.status = ProbeStatus::Unknown;
-                        out.detail = Some(format!("`{other}` was never observed, nothing to compare with"));
+                        out.detail = Some(format!(
+                            "`{other}` was never observed, nothing to compare with"
+                        ));
                     }
                     (_, None) => {
                         out.status = ProbeStatus::Unknown;
@@ -238,9 +290,18 @@ impl<T: Target> Runner<'_, T> {
             }
         }
         if let Some(o) = &out.observed {
-            self.state.borrow_mut().observed.insert(name.to_owned(), o.clone());
+            self.state
+                .borrow_mut()
+                .observed
+                .insert(name.to_owned(), o.clone());
         }
-        self.history.probe(name, out.status, out.value, out.observed.clone(), out.detail.clone());
+        self.history.probe(
+            name,
+            out.status,
+            out.value,
+            out.observed.clone(),
+            out.detail.clone(),
+        );
         out.status
     }
 
@@ -272,16 +333,29 @@ impl<T: Target> Runner<'_, T> {
     async fn heal(&self, f: ActiveFault, rollback: bool) -> bool {
         let step = format!("heal:{}", f.step);
         if rollback {
-            self.history.append(Event::StepStart { step: step.clone(), action: "heal".into(), rollback: true });
+            self.history.append(Event::StepStart {
+                step: step.clone(),
+                action: "heal".into(),
+                rollback: true,
+            });
         }
-        let res = match timeout(self.opts.fault_timeout, self.target.heal(f.handle, &f.spec)).await {
+        let res = match timeout(self.opts.fault_timeout, self.target.heal(f.handle, &f.spec)).await
+        {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(e.to_string()),
-            Err(_) => Err(format!("healing did not complete within {}", humantime::format_duration(self.opts.fault_timeout))),
+            Err(_) => Err(format!(
+                "healing did not complete within {}",
+                humantime::format_duration(self.opts.fault_timeout)
+            )),
         };
-        self.history.fault_end(f.id, &f.step, res.is_ok(), res.clone().err());
+        self.history
+            .fault_end(f.id, &f.step, res.is_ok(), res.clone().err());
         if rollback {
-            self.history.append(Event::StepEnd { step, ok: res.is_ok(), detail: res.clone().err() });
+            self.history.append(Event::StepEnd {
+                step,
+                ok: res.is_ok(),
+                detail: res.clone().err(),
+            });
         }
         res.is_ok()
     }
@@ -300,38 +374,69 @@ impl<T: Target> Runner<'_, T> {
     /// Executes one step, recording its start and end.
     async fn exec(&self, step: &Step, rollback: bool) -> Result<(), String> {
         let h = self.history;
-        h.append(Event::StepStart { step: step.name.clone(), action: step.action.label().into(), rollback });
+        h.append(Event::StepStart {
+            step: step.name.clone(),
+            action: step.action.label().into(),
+            rollback,
+        });
         let res: Result<Option<String>, String> = match &step.action {
-            Action::Fault(f) => match timeout(self.opts.fault_timeout, self.target.inject(f)).await {
+            Action::Fault(f) => match timeout(self.opts.fault_timeout, self.target.inject(f)).await
+            {
                 Ok(Ok(handle)) => {
                     let id = h.fault_start(&step.name, &f.fault.describe());
                     let heal_at = f.heal_after.map(|d| Instant::now() + d);
-                    self.state.borrow_mut().active.push(ActiveFault { step: step.name.clone(), handle, spec: f.clone(), id, heal_at });
+                    self.state.borrow_mut().active.push(ActiveFault {
+                        step: step.name.clone(),
+                        handle,
+                        spec: f.clone(),
+                        id,
+                        heal_at,
+                    });
                     Ok(None)
                 }
                 Ok(Err(e)) => Err(format!("the fault was not confirmed: {e}")),
-                Err(_) => Err(format!("the fault was not confirmed within {}", humantime::format_duration(self.opts.fault_timeout))),
+                Err(_) => Err(format!(
+                    "the fault was not confirmed within {}",
+                    humantime::format_duration(self.opts.fault_timeout)
+                )),
             },
             Action::Heal { fault } => {
-                let pos = self.state.borrow().active.iter().position(|a| &a.step == fault);
+                let pos = self
+                    .state
+                    .borrow()
+                    .active
+                    .iter()
+                    .position(|a| &a.step == fault);
                 match pos {
                     Some(i) => {
                         let f = self.state.borrow_mut().active.remove(i);
-                        if self.heal(f, false).await { Ok(None) } else { Err(format!("healing `{fault}` failed")) }
+                        if self.heal(f, false).await {
+                            Ok(None)
+                        } else {
+                            Err(format!("healing `{fault}` failed"))
+                        }
                     }
-                    None => Ok(Some(format!("`{fault}` was not active (already healed, or never injected)"))),
+                    None => Ok(Some(format!(
+                        "`{fault}` was not active (already healed, or never injected)"
+                    ))),
                 }
             }
             Action::Recover(r) => match timeout(r.timeout, self.target.recover(r)).await {
                 Ok(Ok(o)) => Ok(o.detail),
                 Ok(Err(e)) => Err(e.to_string()),
-                Err(_) => Err(format!("the procedure did not finish within {}", humantime::format_duration(r.timeout))),
+                Err(_) => Err(format!(
+                    "the procedure did not finish within {}",
+                    humantime::format_duration(r.timeout)
+                )),
             },
             Action::WaitUntil(w) => {
                 if self.wait_until(w).await {
                     Ok(None)
                 } else {
-                    Err(format!("the probes did not pass within {}", humantime::format_duration(w.deadline)))
+                    Err(format!(
+                        "the probes did not pass within {}",
+                        humantime::format_duration(w.deadline)
+                    ))
                 }
             }
             Action::Hold(d) => {
@@ -351,7 +456,11 @@ impl<T: Target> Runner<'_, T> {
             Ok(d) => (true, d.clone()),
             Err(e) => (false, Some(e.clone())),
         };
-        h.append(Event::StepEnd { step: step.name.clone(), ok, detail });
+        h.append(Event::StepEnd {
+            step: step.name.clone(),
+            ok,
+            detail,
+        });
         // A failed probe step is an observation, judged by its check; it does not stop the method.
         match (&step.action, res) {
             (Action::Probe(_), _) => Ok(()),
@@ -419,19 +528,34 @@ checker = "steady_state"
         load_str("t.toml", SCENARIO, &LoadOptions::default()).unwrap()
     }
     fn th() -> Thresholds {
-        Thresholds { rto: Some(Duration::from_secs(60)), time_to_detect: Some(Duration::from_secs(30)), ..Thresholds::default() }
+        Thresholds {
+            rto: Some(Duration::from_secs(60)),
+            time_to_detect: Some(Duration::from_secs(30)),
+            ..Thresholds::default()
+        }
     }
     fn check<'a>(e: &'a crate::checker::Evaluation, name: &str) -> &'a crate::checker::CheckResult {
-        e.checks.iter().find(|c| c.name == name).unwrap_or_else(|| panic!("no check {name}"))
+        e.checks
+            .iter()
+            .find(|c| c.name == name)
+            .unwrap_or_else(|| panic!("no check {name}"))
     }
     fn fig(c: &crate::checker::CheckResult, n: &str) -> f64 {
-        c.figures.iter().find(|f| f.name == n).and_then(|f| f.value).unwrap()
+        c.figures
+            .iter()
+            .find(|f| f.name == n)
+            .and_then(|f| f.value)
+            .unwrap()
     }
 
     #[tokio::test(start_paused = true)]
     async fn full_run_passes_and_measures() {
         let p = plan();
-        let t = FakeTarget::new(Script { outage: Duration::from_secs(20), detect_after: Duration::from_secs(12), ..Script::default() });
+        let t = FakeTarget::new(Script {
+            outage: Duration::from_secs(20),
+            detect_after: Duration::from_secs(12),
+            ..Script::default()
+        });
         let h = History::new("r", "kill-hcd");
         let rec = run(&p, &t, &h, &RunOptions::default()).await;
         assert_eq!(rec.error, None);
@@ -443,32 +567,61 @@ checker = "steady_state"
         assert!((20.0..=22.0).contains(&rto), "rto {rto}");
         let ttd = fig(check(&e, "time_to_detect"), "time_to_detect_seconds");
         assert!((12.0..=14.0).contains(&ttd), "ttd {ttd}");
-        assert_eq!(t.calls(), vec!["start", "workload writer", "inject kill", "heal kill", "stop"]);
+        assert_eq!(
+            t.calls(),
+            vec![
+                "start",
+                "workload writer",
+                "inject kill",
+                "heal kill",
+                "stop"
+            ]
+        );
     }
 
     #[tokio::test(start_paused = true)]
     async fn lost_writes_fail_the_ledger() {
         let p = plan();
-        let t = FakeTarget::new(Script { outage: Duration::from_secs(5), detect_after: Duration::from_secs(1), lose: vec![3, 4], ..Script::default() });
+        let t = FakeTarget::new(Script {
+            outage: Duration::from_secs(5),
+            detect_after: Duration::from_secs(1),
+            lose: vec![3, 4],
+            ..Script::default()
+        });
         let h = History::new("r", "kill-hcd");
         let rec = run(&p, &t, &h, &RunOptions::default()).await;
         let e = evaluate(&p, &h.snapshot(), &th(), rec.error.as_deref());
         let l = check(&e, "ledger");
-        assert_eq!((l.verdict, fig(l, "lost_acknowledged_writes")), (Verdict::Fail, 2.0));
+        assert_eq!(
+            (l.verdict, fig(l, "lost_acknowledged_writes")),
+            (Verdict::Fail, 2.0)
+        );
         assert_eq!(e.verdict, Verdict::Fail);
     }
 
     #[tokio::test(start_paused = true)]
     async fn unconfirmed_fault_is_unknown_and_rollback_still_runs() {
         let p = plan();
-        let t = FakeTarget::new(Script { fail_inject: true, ..Script::default() });
+        let t = FakeTarget::new(Script {
+            fail_inject: true,
+            ..Script::default()
+        });
         let h = History::new("r", "kill-hcd");
         let rec = run(&p, &t, &h, &RunOptions::default()).await;
         assert!(rec.method_aborted);
         let e = evaluate(&p, &h.snapshot(), &th(), rec.error.as_deref());
-        assert_eq!(check(&e, "method").verdict, Verdict::Unknown, "{}", check(&e, "method").summary);
+        assert_eq!(
+            check(&e, "method").verdict,
+            Verdict::Unknown,
+            "{}",
+            check(&e, "method").summary
+        );
         assert_eq!(check(&e, "rto").verdict, Verdict::Unknown);
-        assert_eq!(check(&e, "rollback").verdict, Verdict::Pass, "healing a fault that never took effect is a no-op");
+        assert_eq!(
+            check(&e, "rollback").verdict,
+            Verdict::Pass,
+            "healing a fault that never took effect is a no-op"
+        );
         assert_eq!(e.verdict, Verdict::Unknown);
         assert_eq!(t.calls().last().map(String::as_str), Some("stop"));
     }
@@ -476,7 +629,10 @@ checker = "steady_state"
     #[tokio::test(start_paused = true)]
     async fn stack_that_cannot_start_is_never_a_pass() {
         let p = plan();
-        let t = FakeTarget::new(Script { fail_start: true, ..Script::default() });
+        let t = FakeTarget::new(Script {
+            fail_start: true,
+            ..Script::default()
+        });
         let h = History::new("r", "kill-hcd");
         let rec = run(&p, &t, &h, &RunOptions::default()).await;
         assert!(rec.error.as_deref().unwrap().contains("did not start"));
@@ -496,10 +652,16 @@ checker = "steady_state"
     #[tokio::test(start_paused = true)]
     async fn cancellation_still_rolls_back() {
         let p = plan();
-        let t = FakeTarget::new(Script { outage: Duration::from_secs(1000), ..Script::default() });
+        let t = FakeTarget::new(Script {
+            outage: Duration::from_secs(1000),
+            ..Script::default()
+        });
         let h = History::new("r", "kill-hcd");
         let (tx, rx) = watch::channel(false);
-        let opts = RunOptions { cancel: Some(rx), ..RunOptions::default() };
+        let opts = RunOptions {
+            cancel: Some(rx),
+            ..RunOptions::default()
+        };
         let (rec, ()) = tokio::join!(run(&p, &t, &h, &opts), async {
             sleep(Duration::from_secs(10)).await;
             tx.send(true).unwrap();

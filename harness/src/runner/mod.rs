@@ -15,5 +15,7 @@ mod unwired;
 mod fake;
 
 pub use interpreter::{RunOptions, RunRecord, run};
-pub use target::{FaultHandle, ProbeOutcome, RecoveryOutcome, Target, TargetError, WorkloadId, WorkloadSummary};
+pub use target::{
+    FaultHandle, ProbeOutcome, RecoveryOutcome, Target, TargetError, WorkloadId, WorkloadSummary,
+};
 pub use unwired::{NOT_WIRED, UnwiredTarget};

@@ -29,15 +29,30 @@ pub struct ProbeOutcome {
 impl ProbeOutcome {
     /// A passing observation.
     pub fn pass() -> Self {
-        Self { status: ProbeStatus::Pass, value: None, observed: None, detail: None }
+        Self {
+            status: ProbeStatus::Pass,
+            value: None,
+            observed: None,
+            detail: None,
+        }
     }
     /// A failing observation.
     pub fn fail(detail: impl Into<String>) -> Self {
-        Self { status: ProbeStatus::Fail, value: None, observed: None, detail: Some(detail.into()) }
+        Self {
+            status: ProbeStatus::Fail,
+            value: None,
+            observed: None,
+            detail: Some(detail.into()),
+        }
     }
     /// An observation that could not be made.
     pub fn unknown(detail: impl Into<String>) -> Self {
-        Self { status: ProbeStatus::Unknown, value: None, observed: None, detail: Some(detail.into()) }
+        Self {
+            status: ProbeStatus::Unknown,
+            value: None,
+            observed: None,
+            detail: Some(detail.into()),
+        }
     }
 }
 
@@ -113,7 +128,11 @@ pub trait Target {
     /// Runs an operator procedure.
     async fn recover(&self, procedure: &RecoverySpec) -> Result<RecoveryOutcome, TargetError>;
     /// Starts a background workload recording into `history`.
-    async fn start_workload(&self, w: &WorkloadSpec, history: History) -> Result<WorkloadId, TargetError>;
+    async fn start_workload(
+        &self,
+        w: &WorkloadSpec,
+        history: History,
+    ) -> Result<WorkloadId, TargetError>;
     /// Stops a workload and waits for its in-flight operations to complete or time out.
     async fn stop_workload(&self, id: WorkloadId) -> Result<WorkloadSummary, TargetError>;
     /// Reads back a sequence writer's values.

@@ -33,7 +33,11 @@ impl Target for UnwiredTarget {
     async fn recover(&self, _: &RecoverySpec) -> Result<RecoveryOutcome, TargetError> {
         Err(err())
     }
-    async fn start_workload(&self, _: &WorkloadSpec, _: History) -> Result<WorkloadId, TargetError> {
+    async fn start_workload(
+        &self,
+        _: &WorkloadSpec,
+        _: History,
+    ) -> Result<WorkloadId, TargetError> {
         Err(err())
     }
     async fn stop_workload(&self, _: WorkloadId) -> Result<WorkloadSummary, TargetError> {

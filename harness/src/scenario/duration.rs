@@ -115,7 +115,9 @@ mod tests {
             ("d = \"thirty\"", Err("invalid duration")),
             ("d = \"\"", Err("invalid duration")),
         ] {
-            let got = toml::from_str::<T>(src).map(|t| t.d.0).map_err(|e| e.to_string());
+            let got = toml::from_str::<T>(src)
+                .map(|t| t.d.0)
+                .map_err(|e| e.to_string());
             match (got, want) {
                 (Ok(g), Ok(w)) => assert_eq!(g, w, "{src}"),
                 (Err(g), Err(w)) => assert!(g.contains(w), "{src}: {g}"),
@@ -126,7 +128,11 @@ mod tests {
 
     #[test]
     fn display_round_trips() {
-        for d in [Duration::from_secs(90), Duration::from_millis(1), Duration::from_secs(86_400)] {
+        for d in [
+            Duration::from_secs(90),
+            Duration::from_millis(1),
+            Duration::from_secs(86_400),
+        ] {
             let s = HumanDuration(d).to_string();
             assert_eq!(humantime::parse_duration(&s).unwrap(), d);
         }

@@ -47,14 +47,19 @@ impl Diagnostic for ScenarioError {
         Some(Box::new("stackdrill::scenario"))
     }
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.hint.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
+        self.hint
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
     fn source_code(&self) -> Option<&dyn SourceCode> {
         Some(&self.src)
     }
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
         let span = self.span?;
-        Some(Box::new(std::iter::once(LabeledSpan::new_with_span(Some(self.label.clone()), span))))
+        Some(Box::new(std::iter::once(LabeledSpan::new_with_span(
+            Some(self.label.clone()),
+            span,
+        ))))
     }
 }
 
@@ -71,7 +76,10 @@ impl ErrorList {
         errors.sort_by_key(|e| e.span.map(|s| s.offset()).unwrap_or(0));
         let mut it = errors.into_iter();
         let first = it.next()?;
-        Some(Self { first, rest: it.collect() })
+        Some(Self {
+            first,
+            rest: it.collect(),
+        })
     }
 
     /// Every error.
@@ -108,7 +116,7 @@ pub enum LoadError {
         /// The file name, as given.
         name: String,
         /// Every mistake found.
-        errors: ErrorList,
+        errors: Box<ErrorList>,
     },
 }
 
@@ -145,10 +153,13 @@ impl Diagnostic for LoadError {
 /// Renders a diagnostic as plain text (no colour), as the CLI prints it when stderr is not a
 /// terminal and as the snapshot tests record it.
 pub fn render_plain(diag: &dyn Diagnostic) -> String {
-    let handler = miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
-        .with_width(100)
-        .with_links(false);
+    let handler =
+        miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+            .with_width(100)
+            .with_links(false);
     let mut out = String::new();
-    handler.render_report(&mut out, diag).expect("rendering into a String cannot fail");
+    handler
+        .render_report(&mut out, diag)
+        .expect("rendering into a String cannot fail");
     out
 }

@@ -47,8 +47,10 @@ pub const DEFAULT_RECOVERY_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
 /// Reads and validates a scenario file.
 pub fn load(path: &Path, opts: &LoadOptions) -> Result<Plan, LoadError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|source| LoadError::Read { path: path.to_owned(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
     load_str(&path.display().to_string(), &text, opts).map(|mut p| {
         p.source = path.to_owned();
         p
@@ -62,7 +64,10 @@ pub fn load_str(name: &str, text: &str, opts: &LoadOptions) -> Result<Plan, Load
     let mut v = Validator::default();
     let plan = validate(&file, opts, &mut v);
     match v.finish(&src, &root) {
-        Some(errors) => Err(LoadError::Invalid { name: name.to_owned(), errors }),
+        Some(errors) => Err(LoadError::Invalid {
+            name: name.to_owned(),
+            errors: Box::new(errors),
+        }),
         None => {
             let mut plan = plan.expect("a plan is built whenever validation found no error");
             plan.source = PathBuf::from(name);
@@ -84,7 +89,10 @@ struct Source {
 
 impl Source {
     fn new(name: &str, text: &str) -> Self {
-        Self { name: name.to_owned(), text: Arc::from(text) }
+        Self {
+            name: name.to_owned(),
+            text: Arc::from(text),
+        }
     }
 
     fn error(&self, p: &Pending, span: Option<std::ops::Range<usize>>) -> ScenarioError {
@@ -112,14 +120,19 @@ fn clamp(r: std::ops::Range<usize>, len: usize) -> std::ops::Range<usize> {
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+    let col = before
+        .rsplit('\n')
+        .next()
+        .map(|l| l.chars().count())
+        .unwrap_or(0)
+        + 1;
     (line, col)
 }
 
 fn invalid(src: &Source, errors: Vec<ScenarioError>) -> LoadError {
     LoadError::Invalid {
         name: src.name.clone(),
-        errors: ErrorList::new(errors).expect("called with at least one error"),
+        errors: Box::new(ErrorList::new(errors).expect("called with at least one error")),
     }
 }
 
@@ -195,10 +208,14 @@ fn resolve(root: &Spanned<DeTable<'_>>, path: &KeyPath, at: At) -> Option<std::o
     let mut table: Option<&DeTable<'_>> = Some(root.get_ref());
     for seg in path {
         let next = match (seg, table, cur) {
-            (Seg::Key(k), Some(t), _) => t.iter().find(|(key, _)| key.get_ref() == k).map(|(key, v)| {
-                key_span = Some(key.span());
-                v
-            }),
+            (Seg::Key(k), Some(t), _) => {
+                t.iter()
+                    .find(|(key, _)| key.get_ref() == k)
+                    .map(|(key, v)| {
+                        key_span = Some(key.span());
+                        v
+                    })
+            }
             (Seg::Index(i), _, Some(DeValue::Array(a))) => a.get(*i).inspect(|_| key_span = None),
             _ => None,
         };
@@ -218,19 +235,27 @@ fn resolve(root: &Spanned<DeTable<'_>>, path: &KeyPath, at: At) -> Option<std::o
 
 fn parse_with(src: &Source) -> Result<(Spanned<DeTable<'_>>, ScenarioFile), LoadError> {
     let root = DeTable::parse(&src.text).map_err(|e| {
-        let p = Pending::new(KeyPath::new(), format!("invalid TOML: {}", e.message().trim_end()))
-            .hint("fix the TOML syntax first (strings need quotes, tables need [brackets])")
-            .label("syntax error");
+        let p = Pending::new(
+            KeyPath::new(),
+            format!("invalid TOML: {}", e.message().trim_end()),
+        )
+        .hint("fix the TOML syntax first (strings need quotes, tables need [brackets])")
+        .label("syntax error");
         invalid(src, vec![src.error(&p, e.span())])
     })?;
     let mut pending = Vec::new();
     let mut spanned = Vec::new();
     let file = shape(&root, &mut pending, &mut spanned);
     if pending.is_empty() && spanned.is_empty() {
-        return Ok((root, file.expect("no shape error means every section parsed")));
+        return Ok((
+            root,
+            file.expect("no shape error means every section parsed"),
+        ));
     }
-    let mut errors: Vec<ScenarioError> =
-        pending.iter().map(|p| src.error(p, resolve(&root, &p.path, p.at))).collect();
+    let mut errors: Vec<ScenarioError> = pending
+        .iter()
+        .map(|p| src.error(p, resolve(&root, &p.path, p.at)))
+        .collect();
     errors.extend(spanned.into_iter().map(|(p, span)| {
         let span = span.or_else(|| resolve(&root, &p.path, p.at));
         src.error(&p, span)
@@ -253,7 +278,11 @@ const SECTIONS: &[&str] = &[
 
 type Spans = Vec<(Pending, Option<std::ops::Range<usize>>)>;
 
-fn shape(root: &Spanned<DeTable<'_>>, pending: &mut Vec<Pending>, spanned: &mut Spans) -> Option<ScenarioFile> {
+fn shape(
+    root: &Spanned<DeTable<'_>>,
+    pending: &mut Vec<Pending>,
+    spanned: &mut Spans,
+) -> Option<ScenarioFile> {
     let t = root.get_ref();
     for (k, _) in t.iter() {
         let k: &str = k.get_ref();
@@ -277,7 +306,8 @@ fn shape(root: &Spanned<DeTable<'_>>, pending: &mut Vec<Pending>, spanned: &mut 
         }
     };
     let stack = get("stack").map(|v| de_one::<StackRaw>(v, kp!["stack"], spanned));
-    let steady_state = get("steady_state").map(|v| de_one::<SteadyStateRaw>(v, kp!["steady_state"], spanned));
+    let steady_state =
+        get("steady_state").map(|v| de_one::<SteadyStateRaw>(v, kp!["steady_state"], spanned));
     let targets = get("targets").map(|v| de_one::<TargetsRaw>(v, kp!["targets"], spanned));
     let probes = de_array::<ProbeRaw>(get("probe"), "probe", spanned);
     let workloads = de_array::<WorkloadRaw>(get("workload"), "workload", spanned);
@@ -318,7 +348,11 @@ fn shape(root: &Spanned<DeTable<'_>>, pending: &mut Vec<Pending>, spanned: &mut 
     })
 }
 
-fn de_array<T: DeserializeOwned>(v: Option<&Spanned<DeValue<'_>>>, key: &str, spanned: &mut Spans) -> Option<Vec<T>> {
+fn de_array<T: DeserializeOwned>(
+    v: Option<&Spanned<DeValue<'_>>>,
+    key: &str,
+    spanned: &mut Spans,
+) -> Option<Vec<T>> {
     let Some(v) = v else { return Some(Vec::new()) };
     match v.get_ref() {
         DeValue::Array(items) => {
@@ -341,7 +375,11 @@ fn de_array<T: DeserializeOwned>(v: Option<&Spanned<DeValue<'_>>>, key: &str, sp
     }
 }
 
-fn de_one<T: DeserializeOwned>(v: &Spanned<DeValue<'_>>, base: KeyPath, spanned: &mut Spans) -> Option<T> {
+fn de_one<T: DeserializeOwned>(
+    v: &Spanned<DeValue<'_>>,
+    base: KeyPath,
+    spanned: &mut Spans,
+) -> Option<T> {
     let de = toml::de::ValueDeserializer::from(v.clone());
     match serde_path_to_error::deserialize::<_, T>(de) {
         Ok(x) => Some(x),
@@ -351,7 +389,8 @@ fn de_one<T: DeserializeOwned>(v: &Spanned<DeValue<'_>>, base: KeyPath, spanned:
                 match seg {
                     serde_path_to_error::Segment::Seq { index } => path.push(Seg::Index(*index)),
                     serde_path_to_error::Segment::Map { key } => path.push(Seg::Key(key.clone())),
-                    serde_path_to_error::Segment::Enum { .. } | serde_path_to_error::Segment::Unknown => {}
+                    serde_path_to_error::Segment::Enum { .. }
+                    | serde_path_to_error::Segment::Unknown => {}
                 }
             }
             let inner = e.into_inner();
@@ -367,7 +406,12 @@ fn explain(msg: &str, path: KeyPath) -> Pending {
     let msg = msg.trim_end();
     let expected_list = |rest: &str| -> Vec<String> {
         rest.split(", ")
-            .map(|s| s.trim().trim_start_matches("or ").trim_matches('`').to_owned())
+            .map(|s| {
+                s.trim()
+                    .trim_start_matches("or ")
+                    .trim_matches('`')
+                    .to_owned()
+            })
             .filter(|s| !s.is_empty())
             .collect()
     };
@@ -423,7 +467,11 @@ fn explain(msg: &str, path: KeyPath) -> Pending {
 /// "did you mean `x`? known tables: `a`, `b`".
 fn suggest<'a>(name: &str, known: impl Iterator<Item = &'a str>, what: &str) -> String {
     let known: Vec<&str> = known.collect();
-    let list = known.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ");
+    let list = known
+        .iter()
+        .map(|k| format!("`{k}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
     let best = known
         .iter()
         .map(|k| (edit_distance(name, k), *k))
@@ -442,7 +490,9 @@ fn edit_distance(a: &str, b: &str) -> usize {
     for (i, ca) in a.chars().enumerate() {
         let mut cur = vec![i + 1; b.len() + 1];
         for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
         }
         prev = cur;
     }
@@ -463,7 +513,13 @@ struct Pending {
 
 impl Pending {
     fn new(path: KeyPath, message: impl Into<String>) -> Self {
-        Self { path, message: message.into(), hint: None, label: None, at: At::Value }
+        Self {
+            path,
+            message: message.into(),
+            hint: None,
+            label: None,
+            at: At::Value,
+        }
     }
     fn hint(mut self, h: impl Into<String>) -> Self {
         self.hint = Some(h.into());
@@ -490,49 +546,73 @@ impl Validator {
     }
 
     fn finish(self, src: &Source, root: &Spanned<DeTable<'_>>) -> Option<ErrorList> {
-        let errors = self.errs.iter().map(|p| src.error(p, resolve(root, &p.path, p.at))).collect();
+        let errors = self
+            .errs
+            .iter()
+            .map(|p| src.error(p, resolve(root, &p.path, p.at)))
+            .collect();
         ErrorList::new(errors)
     }
 
     /// Reports fields set that `what` does not take, and fields it needs that are unset.
-    fn fields(&mut self, base: &KeyPath, what: &str, present: &[(&'static str, bool)], allowed: &[&str], required: &[&str]) {
+    fn fields(
+        &mut self,
+        base: &KeyPath,
+        what: &str,
+        present: &[(&'static str, bool)],
+        allowed: &[&str],
+        required: &[&str],
+    ) {
         for (f, set) in present {
             if *set && !allowed.contains(f) && !required.contains(f) {
                 let takes: Vec<&str> = required.iter().chain(allowed).copied().collect();
                 self.push(
-                    Pending::new(join(base, kp![*f]), format!("`{f}` does not apply to {what}"))
-                        .hint(if takes.is_empty() {
-                            format!("remove it: {what} takes no other keys")
-                        } else {
-                            format!("remove it; {what} takes {}", list(&takes))
-                        })
-                        .at_key(),
+                    Pending::new(
+                        join(base, kp![*f]),
+                        format!("`{f}` does not apply to {what}"),
+                    )
+                    .hint(if takes.is_empty() {
+                        format!("remove it: {what} takes no other keys")
+                    } else {
+                        format!("remove it; {what} takes {}", list(&takes))
+                    })
+                    .at_key(),
                 );
             }
         }
         for r in required {
             if !present.iter().any(|(f, s)| f == r && *s) {
-                self.push(Pending::new(base.clone(), format!("{what} needs `{r}`")).hint(format!("add `{r} = ...`")));
+                self.push(
+                    Pending::new(base.clone(), format!("{what} needs `{r}`"))
+                        .hint(format!("add `{r} = ...`")),
+                );
             }
         }
     }
 
     fn positive(&mut self, path: KeyPath, d: Option<HumanDuration>) {
         if d.is_some_and(|d| d.0.is_zero()) {
-            self.push(Pending::new(path, "a zero duration is not allowed here").hint("use a positive duration such as \"1s\""));
+            self.push(
+                Pending::new(path, "a zero duration is not allowed here")
+                    .hint("use a positive duration such as \"1s\""),
+            );
         }
     }
 
     fn ratio(&mut self, path: KeyPath, x: Option<f64>) {
         if x.is_some_and(|x| !(0.0..=1.0).contains(&x)) {
-            self.push(Pending::new(path, "must be between 0 and 1").hint("write a fraction: 0.999 means 99.9 %"));
+            self.push(
+                Pending::new(path, "must be between 0 and 1")
+                    .hint("write a fraction: 0.999 means 99.9 %"),
+            );
         }
     }
 
     fn identifier(&mut self, path: KeyPath, s: &str, what: &str) {
         let ok = !s.is_empty()
             && s.len() <= 64
-            && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+            && s.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
             && s.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
         if !ok {
             self.push(
@@ -547,15 +627,21 @@ impl Validator {
             return true;
         }
         self.push(
-            Pending::new(path, format!("no {what} named `{name}`"))
-                .hint(suggest(name, known.iter().copied(), &format!("{what}s"))),
+            Pending::new(path, format!("no {what} named `{name}`")).hint(suggest(
+                name,
+                known.iter().copied(),
+                &format!("{what}s"),
+            )),
         );
         false
     }
 }
 
 fn list(xs: &[&str]) -> String {
-    xs.iter().map(|x| format!("`{x}`")).collect::<Vec<_>>().join(", ")
+    xs.iter()
+        .map(|x| format!("`{x}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn dur(d: Option<HumanDuration>) -> Option<Duration> {
@@ -566,7 +652,10 @@ fn validate(file: &ScenarioFile, opts: &LoadOptions, v: &mut Validator) -> Optio
     let meta = &file.scenario;
     v.identifier(kp!["scenario", "name"], &meta.name, "scenario name");
     if meta.description.trim().is_empty() {
-        v.push(Pending::new(kp!["scenario", "description"], "the description is empty").hint("say what breaks and what must hold"));
+        v.push(
+            Pending::new(kp!["scenario", "description"], "the description is empty")
+                .hint("say what breaks and what must hold"),
+        );
     }
     for (i, tag) in meta.tags.iter().enumerate() {
         v.identifier(kp!["scenario", "tags", i], tag, "tag");
@@ -574,14 +663,27 @@ fn validate(file: &ScenarioFile, opts: &LoadOptions, v: &mut Validator) -> Optio
     let mut seen = BTreeSet::new();
     for (i, c) in meta.controls.iter().enumerate() {
         if !seen.insert(c.as_str()) {
-            v.push(Pending::new(kp!["scenario", "controls", i], format!("control `{c}` is listed twice")).hint("remove the duplicate"));
-        } else if let Some(known) = &opts.known_controls {
-            if !known.contains(c) {
-                v.push(
-                    Pending::new(kp!["scenario", "controls", i], format!("unknown control `{c}`"))
-                        .hint(suggest(c, known.iter().map(String::as_str), "controls (fixtures/controls.toml)")),
-                );
-            }
+            v.push(
+                Pending::new(
+                    kp!["scenario", "controls", i],
+                    format!("control `{c}` is listed twice"),
+                )
+                .hint("remove the duplicate"),
+            );
+        } else if let Some(known) = &opts.known_controls
+            && !known.contains(c)
+        {
+            v.push(
+                Pending::new(
+                    kp!["scenario", "controls", i],
+                    format!("unknown control `{c}`"),
+                )
+                .hint(suggest(
+                    c,
+                    known.iter().map(String::as_str),
+                    "controls (fixtures/controls.toml)",
+                )),
+            );
         }
     }
 
@@ -592,16 +694,34 @@ fn validate(file: &ScenarioFile, opts: &LoadOptions, v: &mut Validator) -> Optio
         let mut seen = BTreeSet::new();
         for (i, c) in stack_raw.components.iter().enumerate() {
             if !seen.insert(*c) {
-                v.push(Pending::new(kp!["stack", "components", i], format!("component `{c}` is listed twice")).hint("remove the duplicate"));
+                v.push(
+                    Pending::new(
+                        kp!["stack", "components", i],
+                        format!("component `{c}` is listed twice"),
+                    )
+                    .hint("remove the duplicate"),
+                );
             }
         }
-        stack.components = stack_raw.components.iter().copied().collect::<BTreeSet<_>>().into_iter().collect();
+        stack.components = stack_raw
+            .components
+            .iter()
+            .copied()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
     }
     if let Some(n) = stack_raw.topology.as_ref().and_then(|t| t.hcd_nodes) {
         if n == 1 || n == 3 {
             stack.hcd_nodes = n;
         } else {
-            v.push(Pending::new(kp!["stack", "topology", "hcd_nodes"], format!("{n} HCD nodes are not supported")).hint("use 1 or 3"));
+            v.push(
+                Pending::new(
+                    kp!["stack", "topology", "hcd_nodes"],
+                    format!("{n} HCD nodes are not supported"),
+                )
+                .hint("use 1 or 3"),
+            );
         }
     }
     let components = stack.components.clone();
@@ -609,17 +729,27 @@ fn validate(file: &ScenarioFile, opts: &LoadOptions, v: &mut Validator) -> Optio
         match Component::from_name(key) {
             None => {
                 v.push(
-                    Pending::new(kp!["stack", section, key], format!("unknown component `{key}`"))
-                        .hint(suggest(key, Component::ALL.iter().map(|c| c.as_str()), "components"))
-                        .at_key(),
+                    Pending::new(
+                        kp!["stack", section, key],
+                        format!("unknown component `{key}`"),
+                    )
+                    .hint(suggest(
+                        key,
+                        Component::ALL.iter().map(|c| c.as_str()),
+                        "components",
+                    ))
+                    .at_key(),
                 );
                 None
             }
             Some(c) if !components.contains(&c) => {
                 v.push(
-                    Pending::new(kp!["stack", section, key], format!("component `{key}` is not in this stack"))
-                        .hint("add it to `stack.components`, or remove this override")
-                        .at_key(),
+                    Pending::new(
+                        kp!["stack", section, key],
+                        format!("component `{key}` is not in this stack"),
+                    )
+                    .hint("add it to `stack.components`, or remove this override")
+                    .at_key(),
                 );
                 None
             }
@@ -629,7 +759,10 @@ fn validate(file: &ScenarioFile, opts: &LoadOptions, v: &mut Validator) -> Optio
     for (k, image) in &stack_raw.images {
         if let Some(c) = component_key(v, "images", k) {
             if image.trim().is_empty() {
-                v.push(Pending::new(kp!["stack", "images", k], "the image name is empty").hint("write an image reference such as \"localhost/stackdrill/hcd:5.0\""));
+                v.push(
+                    Pending::new(kp!["stack", "images", k], "the image name is empty")
+                        .hint("write an image reference such as \"localhost/stackdrill/hcd:5.0\""),
+                );
             }
             stack.images.insert(c, image.clone());
         }
@@ -655,7 +788,13 @@ fn validate(file: &ScenarioFile, opts: &LoadOptions, v: &mut Validator) -> Optio
         let base = kp!["probe", i];
         v.identifier(join(&base, kp!["name"]), &p.name, "probe name");
         if probe_names.contains(&p.name.as_str()) {
-            v.push(Pending::new(join(&base, kp!["name"]), format!("probe `{}` is defined twice", p.name)).hint("give each probe a distinct name"));
+            v.push(
+                Pending::new(
+                    join(&base, kp!["name"]),
+                    format!("probe `{}` is defined twice", p.name),
+                )
+                .hint("give each probe a distinct name"),
+            );
         }
         probe_names.push(&p.name);
     }
@@ -669,7 +808,12 @@ fn validate(file: &ScenarioFile, opts: &LoadOptions, v: &mut Validator) -> Optio
     // [steady_state]
     let ss = file.steady_state.clone().unwrap_or_default();
     for (i, name) in ss.probes.iter().enumerate() {
-        v.reference(kp!["steady_state", "probes", i], name, &probe_names, "probe");
+        v.reference(
+            kp!["steady_state", "probes", i],
+            name,
+            &probe_names,
+            "probe",
+        );
     }
     v.positive(kp!["steady_state", "settle"], ss.settle);
     v.positive(kp!["steady_state", "interval"], ss.interval);
@@ -689,11 +833,20 @@ fn validate(file: &ScenarioFile, opts: &LoadOptions, v: &mut Validator) -> Optio
         let base = kp!["workload", i];
         v.identifier(join(&base, kp!["name"]), &w.name, "workload name");
         if workload_names.contains(&w.name.as_str()) {
-            v.push(Pending::new(join(&base, kp!["name"]), format!("workload `{}` is defined twice", w.name)).hint("give each workload a distinct name"));
+            v.push(
+                Pending::new(
+                    join(&base, kp!["name"]),
+                    format!("workload `{}` is defined twice", w.name),
+                )
+                .hint("give each workload a distinct name"),
+            );
         }
         workload_names.push(&w.name);
         let what = format!("a `{}` workload", w.kind);
-        let present = [("target", w.target.is_some()), ("read_ratio", w.read_ratio.is_some())];
+        let present = [
+            ("target", w.target.is_some()),
+            ("read_ratio", w.read_ratio.is_some()),
+        ];
         let allowed: &[&str] = match w.kind {
             WorkloadKind::SequenceWriter => &["target"],
             WorkloadKind::GremlinMix => &["read_ratio"],
@@ -707,8 +860,12 @@ fn validate(file: &ScenarioFile, opts: &LoadOptions, v: &mut Validator) -> Optio
         workloads.push(WorkloadSpec {
             name: w.name.clone(),
             kind: match w.kind {
-                WorkloadKind::SequenceWriter => WorkloadKindSpec::SequenceWriter { target: w.target.unwrap_or(WriterTarget::Graph) },
-                WorkloadKind::GremlinMix => WorkloadKindSpec::GremlinMix { read_ratio: w.read_ratio.unwrap_or(0.8) },
+                WorkloadKind::SequenceWriter => WorkloadKindSpec::SequenceWriter {
+                    target: w.target.unwrap_or(WriterTarget::Graph),
+                },
+                WorkloadKind::GremlinMix => WorkloadKindSpec::GremlinMix {
+                    read_ratio: w.read_ratio.unwrap_or(0.8),
+                },
             },
             rate: w.rate,
             duration: dur(w.duration),
@@ -722,12 +879,21 @@ fn validate(file: &ScenarioFile, opts: &LoadOptions, v: &mut Validator) -> Optio
     let mut step_names: Vec<String> = Vec::new();
     for (section, list_) in [("step", &file.steps), ("rollback", &file.rollbacks)] {
         for (i, s) in list_.iter().enumerate() {
-            let name = s.name.clone().unwrap_or_else(|| format!("{section}-{}", i + 1));
+            let name = s
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("{section}-{}", i + 1));
             if let Some(n) = &s.name {
                 v.identifier(kp![section, i, "name"], n, "step name");
             }
             if step_names.contains(&name) {
-                v.push(Pending::new(kp![section, i, "name"], format!("step `{name}` is defined twice")).hint("give each step a distinct name"));
+                v.push(
+                    Pending::new(
+                        kp![section, i, "name"],
+                        format!("step `{name}` is defined twice"),
+                    )
+                    .hint("give each step a distinct name"),
+                );
             }
             step_names.push(name);
         }
@@ -750,7 +916,10 @@ fn validate(file: &ScenarioFile, opts: &LoadOptions, v: &mut Validator) -> Optio
     }
     let mut rollbacks = Vec::new();
     for (i, s) in file.rollbacks.iter().enumerate() {
-        let name = s.name.clone().unwrap_or_else(|| format!("rollback-{}", i + 1));
+        let name = s
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("rollback-{}", i + 1));
         if let Some(step) = validate_step(v, &kp!["rollback", i], name, s, &mut ctx, true) {
             rollbacks.push(step);
         }
@@ -812,9 +981,12 @@ fn validate(file: &ScenarioFile, opts: &LoadOptions, v: &mut Validator) -> Optio
             wp.push(Seg::Key(String::new()));
             if !workload_names.contains(&wname.as_str()) {
                 v.push(
-                    Pending::new(wb.clone(), format!("profile `{pname}` overrides unknown workload `{wname}`"))
-                        .hint(suggest(wname, workload_names.iter().copied(), "workloads"))
-                        .at_key(),
+                    Pending::new(
+                        wb.clone(),
+                        format!("profile `{pname}` overrides unknown workload `{wname}`"),
+                    )
+                    .hint(suggest(wname, workload_names.iter().copied(), "workloads"))
+                    .at_key(),
                 );
             }
             if let Some(r) = o.rate {
@@ -827,9 +999,16 @@ fn validate(file: &ScenarioFile, opts: &LoadOptions, v: &mut Validator) -> Optio
             let sb = join(&base, kp!["step", sname]);
             let Some(step) = steps.iter().chain(&rollbacks).find(|s| &s.name == sname) else {
                 v.push(
-                    Pending::new(sb, format!("profile `{pname}` overrides unknown step `{sname}`"))
-                        .hint(suggest(sname, step_names.iter().map(String::as_str), "steps"))
-                        .at_key(),
+                    Pending::new(
+                        sb,
+                        format!("profile `{pname}` overrides unknown step `{sname}`"),
+                    )
+                    .hint(suggest(
+                        sname,
+                        step_names.iter().map(String::as_str),
+                        "steps",
+                    ))
+                    .at_key(),
                 );
                 continue;
             };
@@ -840,21 +1019,34 @@ fn validate(file: &ScenarioFile, opts: &LoadOptions, v: &mut Validator) -> Optio
                 Action::Fault(_) => &["duration"],
                 _ => &[],
             };
-            let present = [("hold", o.hold.is_some()), ("deadline", o.deadline.is_some()), ("duration", o.duration.is_some())];
-            v.fields(&sb, &format!("the override of {what}"), &present, allowed, &[]);
+            let present = [
+                ("hold", o.hold.is_some()),
+                ("deadline", o.deadline.is_some()),
+                ("duration", o.duration.is_some()),
+            ];
+            v.fields(
+                &sb,
+                &format!("the override of {what}"),
+                &present,
+                allowed,
+                &[],
+            );
             v.positive(join(&sb, kp!["hold"]), o.hold);
             v.positive(join(&sb, kp!["deadline"]), o.deadline);
             v.positive(join(&sb, kp!["duration"]), o.duration);
         }
     }
-    if let Some(name) = &opts.profile {
-        if !file.profiles.contains_key(name) {
-            v.push(
-                Pending::new(KeyPath::new(), format!("this scenario has no profile `{name}`"))
-                    .hint(suggest(name, profile_names.iter().copied(), "profiles"))
-                    .label("in this file"),
-            );
-        }
+    if let Some(name) = &opts.profile
+        && !file.profiles.contains_key(name)
+    {
+        v.push(
+            Pending::new(
+                KeyPath::new(),
+                format!("this scenario has no profile `{name}`"),
+            )
+            .hint(suggest(name, profile_names.iter().copied(), "profiles"))
+            .label("in this file"),
+        );
     }
     if !v.errs.is_empty() {
         return None;
@@ -913,21 +1105,30 @@ fn validate(file: &ScenarioFile, opts: &LoadOptions, v: &mut Validator) -> Optio
 
 fn check_rate(v: &mut Validator, path: KeyPath, rate: f64) {
     if !(rate.is_finite() && rate > 0.0 && rate <= 100_000.0) {
-        v.push(Pending::new(path, format!("rate {rate} is out of range")).hint("use an arrival rate in operations per second, above 0 and at most 100000"));
+        v.push(
+            Pending::new(path, format!("rate {rate} is out of range"))
+                .hint("use an arrival rate in operations per second, above 0 and at most 100000"),
+        );
     }
 }
 
 fn check_concurrency(v: &mut Validator, path: KeyPath, c: Option<u32>) {
     if c.is_some_and(|c| c == 0 || c > 10_000) {
-        v.push(Pending::new(path, "concurrency must be between 1 and 10000").hint("it bounds the operations in flight"));
+        v.push(
+            Pending::new(path, "concurrency must be between 1 and 10000")
+                .hint("it bounds the operations in flight"),
+        );
     }
 }
 
 fn validate_targets(v: &mut Validator, base: &KeyPath, t: &TargetsRaw) {
-    if let Some(tier) = t.tier {
-        if !(1..=3).contains(&tier) {
-            v.push(Pending::new(join(base, kp!["tier"]), format!("there is no tier {tier}")).hint("tiers are 1 (JanusGraph, HCD), 2 (Prometheus) and 3 (Alertmanager, Vault)"));
-        }
+    if let Some(tier) = t.tier
+        && !(1..=3).contains(&tier)
+    {
+        v.push(
+            Pending::new(join(base, kp!["tier"]), format!("there is no tier {tier}"))
+                .hint("tiers are 1 (JanusGraph, HCD), 2 (Prometheus) and 3 (Alertmanager, Vault)"),
+        );
     }
     for (k, d) in [
         ("rto", t.rto),
@@ -943,10 +1144,16 @@ fn validate_targets(v: &mut Validator, base: &KeyPath, t: &TargetsRaw) {
     }
     v.ratio(join(base, kp!["error_rate"]), t.error_rate);
     v.ratio(join(base, kp!["availability"]), t.availability);
-    if let (Some(a), Some(b)) = (t.p50_latency, t.p99_latency) {
-        if a > b {
-            v.push(Pending::new(join(base, kp!["p50_latency"]), "the p50 bound is above the p99 bound").hint("percentile bounds must not decrease: p50 <= p95 <= p99"));
-        }
+    if let (Some(a), Some(b)) = (t.p50_latency, t.p99_latency)
+        && a > b
+    {
+        v.push(
+            Pending::new(
+                join(base, kp!["p50_latency"]),
+                "the p50 bound is above the p99 bound",
+            )
+            .hint("percentile bounds must not decrease: p50 <= p95 <= p99"),
+        );
     }
 }
 
@@ -998,32 +1205,78 @@ fn validate_probe(
         ProbeKind::PortRefusesPlaintext => (&["component"], vec!["port"]),
     };
     let errs_before = v.errs.len();
-    v.fields(base, &format!("a `{}` probe", p.kind), &present, &allowed, required);
+    v.fields(
+        base,
+        &format!("a `{}` probe", p.kind),
+        &present,
+        &allowed,
+        required,
+    );
     v.positive(join(base, kp!["timeout"]), p.timeout);
     v.positive(join(base, kp!["valid_for"]), p.valid_for);
     if p.tolerance.is_some() && p.equals.is_none() {
-        v.push(Pending::new(join(base, kp!["tolerance"]), "`tolerance` needs `equals`").hint("write `equals = <value>` beside it, or use `min`/`max`").at_key());
+        v.push(
+            Pending::new(join(base, kp!["tolerance"]), "`tolerance` needs `equals`")
+                .hint("write `equals = <value>` beside it, or use `min`/`max`")
+                .at_key(),
+        );
     }
     if p.equals.is_some() && (p.min.is_some() || p.max.is_some()) {
-        v.push(Pending::new(join(base, kp!["equals"]), "`equals` cannot be combined with `min` or `max`").hint("use either `equals` (with `tolerance`) or a `min`/`max` range").at_key());
+        v.push(
+            Pending::new(
+                join(base, kp!["equals"]),
+                "`equals` cannot be combined with `min` or `max`",
+            )
+            .hint("use either `equals` (with `tolerance`) or a `min`/`max` range")
+            .at_key(),
+        );
     }
-    if p.tolerance.is_some_and(|t| !(t >= 0.0)) {
-        v.push(Pending::new(join(base, kp!["tolerance"]), "the tolerance must not be negative").hint("write an absolute tolerance such as 0.5"));
+    if p.tolerance.is_some_and(|t| t.is_nan() || t < 0.0) {
+        v.push(
+            Pending::new(
+                join(base, kp!["tolerance"]),
+                "the tolerance must not be negative",
+            )
+            .hint("write an absolute tolerance such as 0.5"),
+        );
     }
-    if let (Some(lo), Some(hi)) = (p.min, p.max) {
-        if lo > hi {
-            v.push(Pending::new(join(base, kp!["min"]), format!("`min` ({lo}) is above `max` ({hi})")).hint("swap them"));
-        }
+    if let (Some(lo), Some(hi)) = (p.min, p.max)
+        && lo > hi
+    {
+        v.push(
+            Pending::new(
+                join(base, kp!["min"]),
+                format!("`min` ({lo}) is above `max` ({hi})"),
+            )
+            .hint("swap them"),
+        );
     }
     if let Some(c) = p.component {
         in_stack(v, join(base, kp!["component"]), c);
     }
     if let Some(s) = &p.same_as {
         if s == &p.name {
-            v.push(Pending::new(join(base, kp!["same_as"]), "a probe cannot be compared with itself").hint("name another `graph_digest` probe, observed earlier"));
-        } else if v.reference(join(base, kp!["same_as"]), s, names, "probe") {
-            if all.iter().find(|q| &q.name == s).is_some_and(|q| q.kind != ProbeKind::GraphDigest) {
-                v.push(Pending::new(join(base, kp!["same_as"]), format!("probe `{s}` is not a `graph_digest` probe")).hint("`same_as` compares two graph digests"));
+            v.push(
+                Pending::new(
+                    join(base, kp!["same_as"]),
+                    "a probe cannot be compared with itself",
+                )
+                .hint("name another `graph_digest` probe, observed earlier"),
+            );
+        } else if v.reference(join(base, kp!["same_as"]), s, names, "probe")
+            && all
+                .iter()
+                .find(|q| &q.name == s)
+                .is_some_and(|q| q.kind != ProbeKind::GraphDigest)
+        {
+            {
+                v.push(
+                    Pending::new(
+                        join(base, kp!["same_as"]),
+                        format!("probe `{s}` is not a `graph_digest` probe"),
+                    )
+                    .hint("`same_as` compares two graph digests"),
+                );
             }
         }
     }
@@ -1031,27 +1284,53 @@ fn validate_probe(
         return None;
     }
     let expect = match (p.equals, p.min, p.max) {
-        (Some(value), _, _) => Some(Expect::Equals { value, tolerance: p.tolerance.unwrap_or(0.0) }),
+        (Some(value), _, _) => Some(Expect::Equals {
+            value,
+            tolerance: p.tolerance.unwrap_or(0.0),
+        }),
         (None, None, None) => None,
         (None, min, max) => Some(Expect::Range { min, max }),
     };
     let check = match p.kind {
-        ProbeKind::Gremlin => ProbeCheck::Gremlin { query: p.query.clone()?, expect },
-        ProbeKind::Cql => ProbeCheck::Cql { query: p.query.clone()?, expect },
-        ProbeKind::Promql => ProbeCheck::Promql { expression: p.expression.clone()?, expect },
+        ProbeKind::Gremlin => ProbeCheck::Gremlin {
+            query: p.query.clone()?,
+            expect,
+        },
+        ProbeKind::Cql => ProbeCheck::Cql {
+            query: p.query.clone()?,
+            expect,
+        },
+        ProbeKind::Promql => ProbeCheck::Promql {
+            expression: p.expression.clone()?,
+            expect,
+        },
         ProbeKind::VaultHealth => ProbeCheck::VaultHealth,
-        ProbeKind::VaultAuth => ProbeCheck::VaultAuth { path: p.path.clone() },
+        ProbeKind::VaultAuth => ProbeCheck::VaultAuth {
+            path: p.path.clone(),
+        },
         ProbeKind::Tls => ProbeCheck::Tls {
             component: p.component?,
             port: p.port,
             min_version: p.min_version.unwrap_or(TlsVersion::V1_2),
             valid_for: dur(p.valid_for),
         },
-        ProbeKind::Alert => ProbeCheck::Alert { alert: p.alert.clone()?, state: p.state.unwrap_or(AlertState::Firing) },
-        ProbeKind::GraphDigest => ProbeCheck::GraphDigest { same_as: p.same_as.clone() },
-        ProbeKind::PortRefusesPlaintext => ProbeCheck::PortRefusesPlaintext { component: p.component?, port: p.port },
+        ProbeKind::Alert => ProbeCheck::Alert {
+            alert: p.alert.clone()?,
+            state: p.state.unwrap_or(AlertState::Firing),
+        },
+        ProbeKind::GraphDigest => ProbeCheck::GraphDigest {
+            same_as: p.same_as.clone(),
+        },
+        ProbeKind::PortRefusesPlaintext => ProbeCheck::PortRefusesPlaintext {
+            component: p.component?,
+            port: p.port,
+        },
     };
-    Some(ProbeSpec { name: p.name.clone(), check, timeout: dur(p.timeout).unwrap_or(DEFAULT_PROBE_TIMEOUT) })
+    Some(ProbeSpec {
+        name: p.name.clone(),
+        check,
+        timeout: dur(p.timeout).unwrap_or(DEFAULT_PROBE_TIMEOUT),
+    })
 }
 
 struct StepCtx<'a> {
@@ -1066,7 +1345,14 @@ struct StepCtx<'a> {
     interval: Duration,
 }
 
-fn validate_step(v: &mut Validator, base: &KeyPath, name: String, s: &StepRaw, ctx: &mut StepCtx<'_>, rollback: bool) -> Option<Step> {
+fn validate_step(
+    v: &mut Validator,
+    base: &KeyPath,
+    name: String,
+    s: &StepRaw,
+    ctx: &mut StepCtx<'_>,
+    rollback: bool,
+) -> Option<Step> {
     let actions: Vec<&str> = [
         ("fault", s.fault.is_some()),
         ("heal", s.heal.is_some()),
@@ -1088,9 +1374,12 @@ fn validate_step(v: &mut Validator, base: &KeyPath, name: String, s: &StepRaw, c
         1 => {}
         _ => {
             v.push(
-                Pending::new(join(base, kp![actions[1]]), format!("this step has several actions: {}", list(&actions)))
-                    .hint(format!("split it into one step per action; {hint}"))
-                    .at_key(),
+                Pending::new(
+                    join(base, kp![actions[1]]),
+                    format!("this step has several actions: {}", list(&actions)),
+                )
+                .hint(format!("split it into one step per action; {hint}"))
+                .at_key(),
             );
             return None;
         }
@@ -1104,30 +1393,46 @@ fn validate_step(v: &mut Validator, base: &KeyPath, name: String, s: &StepRaw, c
         let known: Vec<&str> = ctx.fault_names.iter().map(String::as_str).collect();
         if !known.contains(&h.as_str()) {
             v.push(
-                Pending::new(join(base, kp!["heal"]), format!("no earlier fault step named `{h}`"))
-                    .hint(suggest(h, known.iter().copied(), "fault steps")),
+                Pending::new(
+                    join(base, kp!["heal"]),
+                    format!("no earlier fault step named `{h}`"),
+                )
+                .hint(suggest(h, known.iter().copied(), "fault steps")),
             );
         }
         Action::Heal { fault: h.clone() }
     } else if let Some(r) = &s.recover {
-        Action::Recover(validate_recover(v, &join(base, kp!["recover"]), &name, r, ctx)?)
+        Action::Recover(validate_recover(
+            v,
+            &join(base, kp!["recover"]),
+            &name,
+            r,
+            ctx,
+        )?)
     } else if let Some(w) = &s.wait_until {
         let wb = join(base, kp!["wait_until"]);
         for (i, p) in w.probes.iter().enumerate() {
             v.reference(join(&wb, kp!["probes", i]), p, ctx.probe_names, "probe");
         }
         if w.probes.is_empty() && ctx.steady.is_empty() {
-            v.push(Pending::new(wb.clone(), "`wait_until` has no probes to wait for").hint("list `probes = [...]`, or declare `[steady_state] probes`"));
+            v.push(
+                Pending::new(wb.clone(), "`wait_until` has no probes to wait for")
+                    .hint("list `probes = [...]`, or declare `[steady_state] probes`"),
+            );
         }
         v.positive(join(&wb, kp!["deadline"]), Some(w.deadline));
         v.positive(join(&wb, kp!["interval"]), w.interval);
-        if let Some(settle) = w.settle {
-            if settle >= w.deadline {
-                v.push(Pending::new(join(&wb, kp!["settle"]), "the settle window is not shorter than the deadline").hint("the probes could never settle in time: lengthen `deadline` or shorten `settle`"));
-            }
+        if let Some(settle) = w.settle
+            && settle >= w.deadline
+        {
+            v.push(Pending::new(join(&wb, kp!["settle"]), "the settle window is not shorter than the deadline").hint("the probes could never settle in time: lengthen `deadline` or shorten `settle`"));
         }
         Action::WaitUntil(WaitSpec {
-            probes: if w.probes.is_empty() { ctx.steady.to_vec() } else { w.probes.clone() },
+            probes: if w.probes.is_empty() {
+                ctx.steady.to_vec()
+            } else {
+                w.probes.clone()
+            },
             deadline: w.deadline.get(),
             settle: dur(w.settle).unwrap_or_default(),
             interval: dur(w.interval).unwrap_or(ctx.interval),
@@ -1148,7 +1453,13 @@ fn validate_step(v: &mut Validator, base: &KeyPath, name: String, s: &StepRaw, c
     (v.errs.len() == before).then_some(Step { name, action })
 }
 
-fn validate_fault(v: &mut Validator, base: &KeyPath, name: &str, f: &FaultRaw, stack: &StackSpec) -> Option<FaultSpec> {
+fn validate_fault(
+    v: &mut Validator,
+    base: &KeyPath,
+    name: &str,
+    f: &FaultRaw,
+    stack: &StackSpec,
+) -> Option<FaultSpec> {
     let present = [
         ("target", f.target.is_some()),
         ("node", f.node.is_some()),
@@ -1171,15 +1482,31 @@ fn validate_fault(v: &mut Validator, base: &KeyPath, name: &str, f: &FaultRaw, s
         FaultKind::Destroy => (&["target"], &["volumes"]),
     };
     let before = v.errs.len();
-    v.fields(base, &format!("a `{}` fault", f.kind), &present, allowed, required);
-    if let Some(t) = f.target {
-        if !stack.components.contains(&t) {
-            v.push(Pending::new(join(base, kp!["target"]), format!("component `{t}` is not in this stack")).hint(format!("add `{t}` to `stack.components`")));
-        }
+    v.fields(
+        base,
+        &format!("a `{}` fault", f.kind),
+        &present,
+        allowed,
+        required,
+    );
+    if let Some(t) = f.target
+        && !stack.components.contains(&t)
+    {
+        v.push(
+            Pending::new(
+                join(base, kp!["target"]),
+                format!("component `{t}` is not in this stack"),
+            )
+            .hint(format!("add `{t}` to `stack.components`")),
+        );
     }
     if let Some(n) = f.node {
         if f.target != Some(Component::Hcd) {
-            v.push(Pending::new(join(base, kp!["node"]), "`node` applies only to `hcd`").hint("other components run a single instance").at_key());
+            v.push(
+                Pending::new(join(base, kp!["node"]), "`node` applies only to `hcd`")
+                    .hint("other components run a single instance")
+                    .at_key(),
+            );
         } else if n == 0 || n > stack.hcd_nodes {
             v.push(
                 Pending::new(join(base, kp!["node"]), format!("there is no HCD node {n}"))
@@ -1193,18 +1520,36 @@ fn validate_fault(v: &mut Validator, base: &KeyPath, name: &str, f: &FaultRaw, s
             [a, c] if a != c => {
                 for x in [a, c] {
                     if !stack.components.contains(x) {
-                        v.push(Pending::new(join(base, kp!["between"]), format!("component `{x}` is not in this stack")).hint(format!("add `{x}` to `stack.components`")));
+                        v.push(
+                            Pending::new(
+                                join(base, kp!["between"]),
+                                format!("component `{x}` is not in this stack"),
+                            )
+                            .hint(format!("add `{x}` to `stack.components`")),
+                        );
                     }
                 }
                 between = Some([*a, *c]);
             }
-            _ => v.push(Pending::new(join(base, kp!["between"]), "a partition is between two different components").hint("write e.g. `between = [\"janusgraph\", \"hcd\"]`")),
+            _ => v.push(
+                Pending::new(
+                    join(base, kp!["between"]),
+                    "a partition is between two different components",
+                )
+                .hint("write e.g. `between = [\"janusgraph\", \"hcd\"]`"),
+            ),
         }
     }
-    if let Some(p) = f.percent {
-        if !(p > 0.0 && p <= 100.0) {
-            v.push(Pending::new(join(base, kp!["percent"]), format!("{p} % is not a loss rate")).hint("use a percentage above 0 and at most 100"));
-        }
+    if let Some(p) = f.percent
+        && !(p > 0.0 && p <= 100.0)
+    {
+        v.push(
+            Pending::new(
+                join(base, kp!["percent"]),
+                format!("{p} % is not a loss rate"),
+            )
+            .hint("use a percentage above 0 and at most 100"),
+        );
     }
     v.positive(join(base, kp!["delay"]), f.delay);
     v.positive(join(base, kp!["duration"]), f.duration);
@@ -1212,21 +1557,55 @@ fn validate_fault(v: &mut Validator, base: &KeyPath, name: &str, f: &FaultRaw, s
         return None;
     }
     let fault = match f.kind {
-        FaultKind::Kill => Fault::Kill { target: f.target?, node: f.node },
-        FaultKind::Restart => Fault::Restart { target: f.target?, node: f.node },
-        FaultKind::Pause => Fault::Pause { target: f.target?, node: f.node },
+        FaultKind::Kill => Fault::Kill {
+            target: f.target?,
+            node: f.node,
+        },
+        FaultKind::Restart => Fault::Restart {
+            target: f.target?,
+            node: f.node,
+        },
+        FaultKind::Pause => Fault::Pause {
+            target: f.target?,
+            node: f.node,
+        },
         FaultKind::Partition => Fault::Partition { between: between? },
-        FaultKind::Latency => Fault::Latency { target: f.target?, delay: f.delay?.get(), jitter: dur(f.jitter) },
-        FaultKind::Loss => Fault::Loss { target: f.target?, percent: f.percent? },
-        FaultKind::DiskFull => Fault::DiskFull { target: f.target?, node: f.node },
+        FaultKind::Latency => Fault::Latency {
+            target: f.target?,
+            delay: f.delay?.get(),
+            jitter: dur(f.jitter),
+        },
+        FaultKind::Loss => Fault::Loss {
+            target: f.target?,
+            percent: f.percent?,
+        },
+        FaultKind::DiskFull => Fault::DiskFull {
+            target: f.target?,
+            node: f.node,
+        },
         FaultKind::CertExpiry => Fault::CertExpiry { target: f.target? },
-        FaultKind::RevokeSecret => Fault::RevokeSecret { path: f.path.clone()? },
-        FaultKind::Destroy => Fault::Destroy { target: f.target?, volumes: f.volumes.unwrap_or(false) },
+        FaultKind::RevokeSecret => Fault::RevokeSecret {
+            path: f.path.clone()?,
+        },
+        FaultKind::Destroy => Fault::Destroy {
+            target: f.target?,
+            volumes: f.volumes.unwrap_or(false),
+        },
     };
-    Some(FaultSpec { name: name.to_owned(), fault, heal_after: dur(f.duration) })
+    Some(FaultSpec {
+        name: name.to_owned(),
+        fault,
+        heal_after: dur(f.duration),
+    })
 }
 
-fn validate_recover(v: &mut Validator, base: &KeyPath, name: &str, r: &RecoverRaw, ctx: &mut StepCtx<'_>) -> Option<RecoverySpec> {
+fn validate_recover(
+    v: &mut Validator,
+    base: &KeyPath,
+    name: &str,
+    r: &RecoverRaw,
+    ctx: &mut StepCtx<'_>,
+) -> Option<RecoverySpec> {
     let present = [
         ("component", r.component.is_some()),
         ("backup", r.backup.is_some()),
@@ -1240,12 +1619,24 @@ fn validate_recover(v: &mut Validator, base: &KeyPath, name: &str, r: &RecoverRa
         Procedure::RotateCertificate | Procedure::Restart => &["component"],
     };
     let before = v.errs.len();
-    v.fields(base, &format!("a `{}` procedure", r.procedure), &present, &[], required);
+    v.fields(
+        base,
+        &format!("a `{}` procedure", r.procedure),
+        &present,
+        &[],
+        required,
+    );
     v.positive(join(base, kp!["timeout"]), r.timeout);
-    if let Some(c) = r.component {
-        if !ctx.stack.components.contains(&c) {
-            v.push(Pending::new(join(base, kp!["component"]), format!("component `{c}` is not in this stack")).hint(format!("add `{c}` to `stack.components`")));
-        }
+    if let Some(c) = r.component
+        && !ctx.stack.components.contains(&c)
+    {
+        v.push(
+            Pending::new(
+                join(base, kp!["component"]),
+                format!("component `{c}` is not in this stack"),
+            )
+            .hint(format!("add `{c}` to `stack.components`")),
+        );
     }
     if let Some(b) = &r.backup {
         v.identifier(join(base, kp!["backup"]), b, "backup name");
@@ -1255,8 +1646,11 @@ fn validate_recover(v: &mut Validator, base: &KeyPath, name: &str, r: &RecoverRa
         let known: Vec<&str> = ctx.backups.iter().map(String::as_str).collect();
         if !known.contains(&from.as_str()) {
             v.push(
-                Pending::new(join(base, kp!["from"]), format!("no earlier `backup` step produces `{from}`"))
-                    .hint(suggest(from, known.iter().copied(), "backups")),
+                Pending::new(
+                    join(base, kp!["from"]),
+                    format!("no earlier `backup` step produces `{from}`"),
+                )
+                .hint(suggest(from, known.iter().copied(), "backups")),
             );
         }
     }
@@ -1264,13 +1658,29 @@ fn validate_recover(v: &mut Validator, base: &KeyPath, name: &str, r: &RecoverRa
         return None;
     }
     let procedure = match r.procedure {
-        Procedure::Backup => Recovery::Backup { component: r.component?, backup: r.backup.clone()? },
-        Procedure::Restore => Recovery::Restore { component: r.component?, from: r.from.clone()? },
-        Procedure::RotateSecret => Recovery::RotateSecret { path: r.path.clone()? },
-        Procedure::RotateCertificate => Recovery::RotateCertificate { component: r.component? },
-        Procedure::Restart => Recovery::Restart { component: r.component? },
+        Procedure::Backup => Recovery::Backup {
+            component: r.component?,
+            backup: r.backup.clone()?,
+        },
+        Procedure::Restore => Recovery::Restore {
+            component: r.component?,
+            from: r.from.clone()?,
+        },
+        Procedure::RotateSecret => Recovery::RotateSecret {
+            path: r.path.clone()?,
+        },
+        Procedure::RotateCertificate => Recovery::RotateCertificate {
+            component: r.component?,
+        },
+        Procedure::Restart => Recovery::Restart {
+            component: r.component?,
+        },
     };
-    Some(RecoverySpec { name: name.to_owned(), procedure, timeout: dur(r.timeout).unwrap_or(DEFAULT_RECOVERY_TIMEOUT) })
+    Some(RecoverySpec {
+        name: name.to_owned(),
+        procedure,
+        timeout: dur(r.timeout).unwrap_or(DEFAULT_RECOVERY_TIMEOUT),
+    })
 }
 
 struct CheckCtx<'a> {
@@ -1282,7 +1692,12 @@ struct CheckCtx<'a> {
     settle: Duration,
 }
 
-fn validate_check(v: &mut Validator, base: &KeyPath, c: &CheckRaw, ctx: &CheckCtx<'_>) -> Option<Check> {
+fn validate_check(
+    v: &mut Validator,
+    base: &KeyPath,
+    c: &CheckRaw,
+    ctx: &CheckCtx<'_>,
+) -> Option<Check> {
     let present = [
         ("workload", c.workload.is_some()),
         ("fault", c.fault.is_some()),
@@ -1295,7 +1710,10 @@ fn validate_check(v: &mut Validator, base: &KeyPath, c: &CheckRaw, ctx: &CheckCt
         ("max_resurrected", c.max_resurrected.is_some()),
     ];
     let (required, allowed): (&[&str], &[&str]) = match c.checker {
-        CheckerKind::Ledger => (&["workload"], &["max_lost", "max_duplicated", "max_resurrected"]),
+        CheckerKind::Ledger => (
+            &["workload"],
+            &["max_lost", "max_duplicated", "max_resurrected"],
+        ),
         CheckerKind::Rpo | CheckerKind::Latency | CheckerKind::Availability => (&["workload"], &[]),
         CheckerKind::Rto => (&[], &["fault", "probes", "settle"]),
         CheckerKind::TimeToDetect => (&["alert"], &["fault"]),
@@ -1303,19 +1721,34 @@ fn validate_check(v: &mut Validator, base: &KeyPath, c: &CheckRaw, ctx: &CheckCt
         CheckerKind::Probe => (&["probe"], &[]),
     };
     let before = v.errs.len();
-    v.fields(base, &format!("a `{}` check", c.checker), &present, allowed, required);
+    v.fields(
+        base,
+        &format!("a `{}` check", c.checker),
+        &present,
+        allowed,
+        required,
+    );
     let workload_names: Vec<&str> = ctx.workloads.iter().map(|w| w.name.as_str()).collect();
-    if let Some(w) = &c.workload {
-        if v.reference(join(base, kp!["workload"]), w, &workload_names, "workload")
-            && matches!(c.checker, CheckerKind::Ledger | CheckerKind::Rpo)
-        {
-            let wk = ctx.workloads.iter().find(|x| &x.name == w).map(|x| x.kind.kind());
-            if wk != Some(WorkloadKind::SequenceWriter) {
-                v.push(
-                    Pending::new(join(base, kp!["workload"]), format!("a `{}` check needs a `sequence_writer` workload; `{w}` is not one", c.checker))
-                        .hint("only numbered writes can be read back and counted"),
-                );
-            }
+    if let Some(w) = &c.workload
+        && v.reference(join(base, kp!["workload"]), w, &workload_names, "workload")
+        && matches!(c.checker, CheckerKind::Ledger | CheckerKind::Rpo)
+    {
+        let wk = ctx
+            .workloads
+            .iter()
+            .find(|x| &x.name == w)
+            .map(|x| x.kind.kind());
+        if wk != Some(WorkloadKind::SequenceWriter) {
+            v.push(
+                Pending::new(
+                    join(base, kp!["workload"]),
+                    format!(
+                        "a `{}` check needs a `sequence_writer` workload; `{w}` is not one",
+                        c.checker
+                    ),
+                )
+                .hint("only numbered writes can be read back and counted"),
+            );
         }
     }
     let fault_names: Vec<&str> = ctx.fault_names.iter().map(String::as_str).collect();
@@ -1327,18 +1760,33 @@ fn validate_check(v: &mut Validator, base: &KeyPath, c: &CheckRaw, ctx: &CheckCt
         (None, CheckerKind::Rto | CheckerKind::TimeToDetect) => match fault_names.first() {
             Some(f) => Some((*f).to_owned()),
             None => {
-                v.push(Pending::new(base.clone(), format!("a `{}` check needs a fault step to measure from", c.checker)).hint("add a [[step]] with `fault = {...}`"));
+                v.push(
+                    Pending::new(
+                        base.clone(),
+                        format!("a `{}` check needs a fault step to measure from", c.checker),
+                    )
+                    .hint("add a [[step]] with `fault = {...}`"),
+                );
                 None
             }
         },
         (None, _) => None,
     };
-    if let Some(a) = &c.alert {
-        if v.reference(join(base, kp!["alert"]), a, ctx.probe_names, "probe")
-            && ctx.probes.iter().find(|p| &p.name == a).is_some_and(|p| p.check.kind() != ProbeKind::Alert)
-        {
-            v.push(Pending::new(join(base, kp!["alert"]), format!("probe `{a}` is not an `alert` probe")).hint("time to detect is measured to an `alert` probe observing the alert firing"));
-        }
+    if let Some(a) = &c.alert
+        && v.reference(join(base, kp!["alert"]), a, ctx.probe_names, "probe")
+        && ctx
+            .probes
+            .iter()
+            .find(|p| &p.name == a)
+            .is_some_and(|p| p.check.kind() != ProbeKind::Alert)
+    {
+        v.push(
+            Pending::new(
+                join(base, kp!["alert"]),
+                format!("probe `{a}` is not an `alert` probe"),
+            )
+            .hint("time to detect is measured to an `alert` probe observing the alert firing"),
+        );
     }
     if let Some(p) = &c.probe {
         v.reference(join(base, kp!["probe"]), p, ctx.probe_names, "probe");
@@ -1346,8 +1794,17 @@ fn validate_check(v: &mut Validator, base: &KeyPath, c: &CheckRaw, ctx: &CheckCt
     for (i, p) in c.probes.iter().enumerate() {
         v.reference(join(base, kp!["probes", i]), p, ctx.probe_names, "probe");
     }
-    if matches!(c.checker, CheckerKind::Rto | CheckerKind::SteadyState) && c.probes.is_empty() && ctx.steady.is_empty() {
-        v.push(Pending::new(base.clone(), format!("a `{}` check has no probes to judge recovery by", c.checker)).hint("declare `[steady_state] probes = [...]`"));
+    if matches!(c.checker, CheckerKind::Rto | CheckerKind::SteadyState)
+        && c.probes.is_empty()
+        && ctx.steady.is_empty()
+    {
+        v.push(
+            Pending::new(
+                base.clone(),
+                format!("a `{}` check has no probes to judge recovery by", c.checker),
+            )
+            .hint("declare `[steady_state] probes = [...]`"),
+        );
     }
     v.positive(join(base, kp!["settle"]), c.settle);
     if v.errs.len() != before {
@@ -1362,14 +1819,29 @@ fn validate_check(v: &mut Validator, base: &KeyPath, c: &CheckRaw, ctx: &CheckCt
         },
         CheckerKind::Rto => Check::Rto {
             fault: fault?,
-            probes: if c.probes.is_empty() { ctx.steady.to_vec() } else { c.probes.clone() },
+            probes: if c.probes.is_empty() {
+                ctx.steady.to_vec()
+            } else {
+                c.probes.clone()
+            },
             settle: dur(c.settle).unwrap_or(ctx.settle),
         },
-        CheckerKind::Rpo => Check::Rpo { workload: c.workload.clone()? },
-        CheckerKind::Latency => Check::Latency { workload: c.workload.clone()? },
-        CheckerKind::Availability => Check::Availability { workload: c.workload.clone()? },
-        CheckerKind::TimeToDetect => Check::TimeToDetect { fault: fault?, alert: c.alert.clone()? },
+        CheckerKind::Rpo => Check::Rpo {
+            workload: c.workload.clone()?,
+        },
+        CheckerKind::Latency => Check::Latency {
+            workload: c.workload.clone()?,
+        },
+        CheckerKind::Availability => Check::Availability {
+            workload: c.workload.clone()?,
+        },
+        CheckerKind::TimeToDetect => Check::TimeToDetect {
+            fault: fault?,
+            alert: c.alert.clone()?,
+        },
         CheckerKind::SteadyState => Check::SteadyState,
-        CheckerKind::Probe => Check::Probe { probe: c.probe.clone()? },
+        CheckerKind::Probe => Check::Probe {
+            probe: c.probe.clone()?,
+        },
     })
 }

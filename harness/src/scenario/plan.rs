@@ -117,9 +117,15 @@ pub struct ProbeSpec {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ProbeCheck {
     /// A Gremlin query.
-    Gremlin { query: String, expect: Option<Expect> },
+    Gremlin {
+        query: String,
+        expect: Option<Expect>,
+    },
     /// A CQL query.
-    Cql { query: String, expect: Option<Expect> },
+    Cql {
+        query: String,
+        expect: Option<Expect>,
+    },
     /// Vault initialised and unsealed.
     VaultHealth,
     /// Vault authentication (and a read of `path`).
@@ -132,13 +138,19 @@ pub enum ProbeCheck {
         valid_for: Option<Duration>,
     },
     /// A PromQL expression.
-    Promql { expression: String, expect: Option<Expect> },
+    Promql {
+        expression: String,
+        expect: Option<Expect>,
+    },
     /// An alert's state.
     Alert { alert: String, state: AlertState },
     /// A digest of the graph.
     GraphDigest { same_as: Option<String> },
     /// A port refuses plaintext.
-    PortRefusesPlaintext { component: Component, port: Option<u16> },
+    PortRefusesPlaintext {
+        component: Component,
+        port: Option<u16>,
+    },
 }
 
 impl ProbeCheck {
@@ -160,9 +172,9 @@ impl ProbeCheck {
     /// The numeric expectation, for kinds that have one.
     pub fn expect(&self) -> Option<&Expect> {
         match self {
-            Self::Gremlin { expect, .. } | Self::Cql { expect, .. } | Self::Promql { expect, .. } => {
-                expect.as_ref()
-            }
+            Self::Gremlin { expect, .. }
+            | Self::Cql { expect, .. }
+            | Self::Promql { expect, .. } => expect.as_ref(),
             _ => None,
         }
     }
@@ -299,16 +311,44 @@ pub struct FaultSpec {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Fault {
-    Kill { target: Component, node: Option<u8> },
-    Restart { target: Component, node: Option<u8> },
-    Pause { target: Component, node: Option<u8> },
-    Partition { between: [Component; 2] },
-    Latency { target: Component, delay: Duration, jitter: Option<Duration> },
-    Loss { target: Component, percent: f64 },
-    DiskFull { target: Component, node: Option<u8> },
-    CertExpiry { target: Component },
-    RevokeSecret { path: String },
-    Destroy { target: Component, volumes: bool },
+    Kill {
+        target: Component,
+        node: Option<u8>,
+    },
+    Restart {
+        target: Component,
+        node: Option<u8>,
+    },
+    Pause {
+        target: Component,
+        node: Option<u8>,
+    },
+    Partition {
+        between: [Component; 2],
+    },
+    Latency {
+        target: Component,
+        delay: Duration,
+        jitter: Option<Duration>,
+    },
+    Loss {
+        target: Component,
+        percent: f64,
+    },
+    DiskFull {
+        target: Component,
+        node: Option<u8>,
+    },
+    CertExpiry {
+        target: Component,
+    },
+    RevokeSecret {
+        path: String,
+    },
+    Destroy {
+        target: Component,
+        volumes: bool,
+    },
 }
 
 impl Fault {
@@ -344,7 +384,10 @@ impl Fault {
             Self::CertExpiry { target } => format!("cert_expiry {target}"),
             Self::RevokeSecret { path } => format!("revoke_secret {path}"),
             Self::Destroy { target, volumes } => {
-                format!("destroy {target}{}", if *volumes { " with volumes" } else { "" })
+                format!(
+                    "destroy {target}{}",
+                    if *volumes { " with volumes" } else { "" }
+                )
             }
         }
     }
@@ -365,11 +408,23 @@ pub struct RecoverySpec {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "procedure", rename_all = "snake_case")]
 pub enum Recovery {
-    Backup { component: Component, backup: String },
-    Restore { component: Component, from: String },
-    RotateSecret { path: String },
-    RotateCertificate { component: Component },
-    Restart { component: Component },
+    Backup {
+        component: Component,
+        backup: String,
+    },
+    Restore {
+        component: Component,
+        from: String,
+    },
+    RotateSecret {
+        path: String,
+    },
+    RotateCertificate {
+        component: Component,
+    },
+    Restart {
+        component: Component,
+    },
 }
 
 impl Recovery {
@@ -411,14 +466,34 @@ pub struct CheckSpec {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "checker", rename_all = "snake_case")]
 pub enum Check {
-    Ledger { workload: String, max_lost: u64, max_duplicated: u64, max_resurrected: u64 },
-    Rto { fault: String, probes: Vec<String>, settle: Duration },
-    Rpo { workload: String },
-    Latency { workload: String },
-    Availability { workload: String },
-    TimeToDetect { fault: String, alert: String },
+    Ledger {
+        workload: String,
+        max_lost: u64,
+        max_duplicated: u64,
+        max_resurrected: u64,
+    },
+    Rto {
+        fault: String,
+        probes: Vec<String>,
+        settle: Duration,
+    },
+    Rpo {
+        workload: String,
+    },
+    Latency {
+        workload: String,
+    },
+    Availability {
+        workload: String,
+    },
+    TimeToDetect {
+        fault: String,
+        alert: String,
+    },
     SteadyState,
-    Probe { probe: String },
+    Probe {
+        probe: String,
+    },
 }
 
 impl Check {

@@ -51,7 +51,11 @@ pub struct ScenarioFile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub targets: Option<TargetsRaw>,
     /// Named overrides, e.g. `[profile.ci]` for short CI runs and `[profile.nightly]` for drills.
-    #[serde(default, rename = "profile", skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        rename = "profile",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
     pub profiles: BTreeMap<String, ProfileRaw>,
 }
 
@@ -154,7 +158,9 @@ impl Visitor<'_> for ConfigValueVisitor {
         Ok(ConfigValue::Integer(v))
     }
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<ConfigValue, E> {
-        i64::try_from(v).map(ConfigValue::Integer).map_err(|_| E::custom("integer out of range"))
+        i64::try_from(v)
+            .map(ConfigValue::Integer)
+            .map_err(|_| E::custom("integer out of range"))
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<ConfigValue, E> {
         Ok(ConfigValue::Float(v))
