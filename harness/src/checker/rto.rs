@@ -108,10 +108,10 @@ pub fn rto(
     }
     match rec.recovered {
         Some((t, seq)) => {
-            let rto = secs(t - rec.fault_ns);
+            let rto = secs(t.saturating_sub(rec.fault_ns));
             let detect = rec
                 .first_failure
-                .map(|(f, _)| secs(f.min(t) - rec.fault_ns))
+                .map(|(f, _)| secs(f.min(t).saturating_sub(rec.fault_ns)))
                 .unwrap_or(0.0);
             let fig = Figure::new("rto_seconds", Some(rto), "seconds", tgt);
             r.verdict = fig.verdict();
@@ -187,7 +187,7 @@ pub fn time_to_detect(
     });
     match hit {
         Some(p) => {
-            let ttd = secs(p.t_ns - f.start_ns);
+            let ttd = secs(p.t_ns.saturating_sub(f.start_ns));
             let fig = Figure::new("time_to_detect_seconds", Some(ttd), "seconds", tgt);
             r.verdict = fig.verdict();
             r.summary = format!("alert `{alert}` observed {ttd:.1} s after the fault");

@@ -900,7 +900,6 @@ fn validate(file: &ScenarioFile, opts: &LoadOptions, v: &mut Validator) -> Optio
     }
     let mut ctx = StepCtx {
         probe_names: &probe_names,
-        probes: &probes,
         steady: &steady_state.probes,
         fault_names: Vec::new(),
         backups: Vec::new(),
@@ -1335,7 +1334,6 @@ fn validate_probe(
 
 struct StepCtx<'a> {
     probe_names: &'a [&'a str],
-    probes: &'a [ProbeSpec],
     steady: &'a [String],
     /// Fault steps seen so far (method steps first, then rollbacks).
     fault_names: Vec<String>,
@@ -1383,6 +1381,17 @@ fn validate_step(
             );
             return None;
         }
+    }
+    if rollback && s.fault.is_some() {
+        v.push(
+            Pending::new(
+                join(base, kp!["fault"]),
+                "a rollback step cannot inject a fault",
+            )
+            .hint("rollbacks undo the method: use `heal`, `recover` or `wait_until`")
+            .at_key(),
+        );
+        return None;
     }
     let before = v.errs.len();
     let action = if let Some(f) = &s.fault {
@@ -1442,14 +1451,12 @@ fn validate_step(
         Action::Hold(h.get())
     } else if let Some(p) = &s.probe {
         v.reference(join(base, kp!["probe"]), p, ctx.probe_names, "probe");
-        let _ = ctx.probes;
         Action::Probe(p.clone())
     } else {
         let p = s.phase.clone().expect("exactly one action is set");
         v.identifier(join(base, kp!["phase"]), &p, "phase name");
         Action::Phase(p)
     };
-    let _ = rollback;
     (v.errs.len() == before).then_some(Step { name, action })
 }
 
