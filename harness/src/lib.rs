@@ -16,6 +16,7 @@ pub mod pki;
 pub mod probe;
 pub mod recovery;
 pub mod report;
+pub mod runner;
 pub mod runtime;
 pub mod scenario;
 pub mod score;

@@ -4,6 +4,11 @@
 mod engine;
 mod stack;
 
+/// The engine's pipeline, for the scenario trials (`tests/scenarios.rs`).
+pub mod engine_api {
+    pub use super::engine::{RunSummary, exit_code, new_run_id, run_scenarios, scenario_files};
+}
+
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
