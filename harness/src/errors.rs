@@ -32,7 +32,11 @@ pub enum CliError {
 pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("STACKDRILL_LOG")
         .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,stackdrill=info,scylla=off"));
+        .unwrap_or_else(|_| {
+            tracing_subscriber::EnvFilter::new(
+                "warn,stackdrill=info,stackdrill::fault::proxy=error,scylla=off",
+            )
+        });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -28,8 +28,9 @@ use crate::secrets::Secret;
 /// The manifest format version.
 pub const MANIFEST_VERSION: u32 = 1;
 
-/// The keyspaces JanusGraph owns.
-pub const JANUSGRAPH_KEYSPACES: [&str; 2] = ["janusgraph", "janusgraph_credentials"];
+/// The keyspaces a backup takes: JanusGraph's two, and the harness's write ledger (so that RPO
+/// is measured on the same backup as the graph). Absent ones are skipped.
+pub const BACKUP_KEYSPACES: [&str; 3] = ["janusgraph", "janusgraph_credentials", "stackdrill"];
 
 /// A failed procedure.
 #[derive(Debug, thiserror::Error)]
@@ -186,7 +187,7 @@ pub async fn backup(
     };
     let session = stack.admin_session().await?;
     let mut keyspaces = BTreeMap::new();
-    for ks in JANUSGRAPH_KEYSPACES {
+    for ks in BACKUP_KEYSPACES {
         let rows = session
             .query_unpaged(
                 "SELECT replication FROM system_schema.keyspaces WHERE keyspace_name = ?",

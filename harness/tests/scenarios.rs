@@ -14,8 +14,9 @@ use std::process::ExitCode;
 use libtest_mimic::{Arguments, Failed, Trial};
 use stackdrill::cli::engine_api::{new_run_id, run_scenarios};
 use stackdrill::report::RunReport;
-use stackdrill::runner::{RunOptions, UnwiredTarget};
-use stackdrill::scenario::{LoadOptions, load, render_plain};
+use stackdrill::runner::RunOptions;
+use stackdrill::runtime::{ContainersTarget, prepare, work_dir};
+use stackdrill::scenario::{LoadOptions, Requirement, load, render_plain};
 use stackdrill::score::Catalog;
 
 fn main() -> ExitCode {
@@ -52,8 +53,12 @@ fn collect(root: &Path, dir: &Path, stack_enabled: bool, out: &mut Vec<Trial>) {
                 profile: None,
                 known_controls: Some(Catalog::builtin().ids()),
             };
+            let nightly = std::env::var("STACKDRILL_NIGHTLY").is_ok_and(|v| v == "1");
             let ignored = match load(&p, &opts) {
-                Ok(plan) => plan.needs_stack() && !stack_enabled,
+                Ok(plan) => {
+                    (plan.needs_stack() && !stack_enabled)
+                        || (plan.requires.contains(&Requirement::Nightly) && !nightly)
+                }
                 Err(_) => false,
             };
             out.push(Trial::test(name, move || run_trial(&p)).with_ignored_flag(ignored));
@@ -92,10 +97,15 @@ fn run_trial(path: &Path) -> Result<(), Failed> {
         .build()
         .map_err(|e| Failed::from(e.to_string()))?;
     let progress = indicatif::ProgressBar::hidden();
+    // A stack that cannot be provided fails the trial with the reason; it never passes.
+    let (engine, images) = rt
+        .block_on(prepare(&mut std::io::stderr()))
+        .map_err(|e| Failed::from(format!("the stack cannot be provided: {e}")))?;
+    let work = work_dir();
     let summary = rt
         .block_on(run_scenarios(
             std::slice::from_ref(&plan),
-            |_| UnwiredTarget,
+            |p| ContainersTarget::for_plan(&engine, &images, &work, run_id.clone(), p),
             &catalog,
             &run_id,
             &dir,

@@ -8,7 +8,7 @@ use crate::checker::{Verdict, evaluate};
 use crate::errors::{CliError, exit};
 use crate::history::History;
 use crate::report::{self, Redactor, RunReport, ScenarioReport};
-use crate::runner::{self, RunOptions, Target, UnwiredTarget};
+use crate::runner::{self, RunOptions, Target};
 use crate::scenario::{LoadError, LoadOptions, Plan, load, render_plain};
 use crate::score::{self, Catalog, ScenarioOutcome};
 
@@ -345,6 +345,11 @@ pub fn exit_code(s: &RunSummary) -> u8 {
     }
 }
 
+enum PrepareOrReport {
+    Prepare(String),
+    Report(std::io::Error),
+}
+
 pub fn run(a: RunArgs) -> Result<u8, CliError> {
     let cat = catalog(a.controls.as_deref())?;
     let opts = LoadOptions {
@@ -406,10 +411,23 @@ pub fn run(a: RunArgs) -> Result<u8, CliError> {
             cancel: Some(rx),
             ..RunOptions::default()
         };
-        // The stack runtime replaces `UnwiredTarget` here once it implements `Target`.
+        let (engine, images) = crate::runtime::prepare(&mut std::io::stderr())
+            .await
+            .map_err(PrepareOrReport::Prepare)?;
+        let work = crate::runtime::work_dir();
+        let mut n = 0;
         run_scenarios(
             &plans,
-            |_| UnwiredTarget,
+            |plan| {
+                n += 1;
+                crate::runtime::ContainersTarget::for_plan(
+                    &engine,
+                    &images,
+                    &work,
+                    format!("{run_id}-{n}"),
+                    plan,
+                )
+            },
             &cat,
             &run_id,
             &dir,
@@ -417,13 +435,17 @@ pub fn run(a: RunArgs) -> Result<u8, CliError> {
             &progress,
         )
         .await
+        .map_err(PrepareOrReport::Report)
     });
     progress.finish_and_clear();
-    let summary = summary.map_err(|e| {
-        CliError::Environment(anyhow::anyhow!(
+    let summary = summary.map_err(|e| match e {
+        PrepareOrReport::Prepare(e) => CliError::Environment(anyhow::anyhow!(
+            "no scenario was run: the stack cannot be provided\n{e}"
+        )),
+        PrepareOrReport::Report(e) => CliError::Environment(anyhow::anyhow!(
             "failed to write the reports in {}: {e}",
             dir.display()
-        ))
+        )),
     })?;
     print_score(&summary.report);
     eprintln!("reports: {}", summary.dir.display());

@@ -5,9 +5,11 @@
 mod engine;
 mod service;
 mod stack;
+mod target;
 
 pub use engine::{Engine, EngineError, LABEL_RUN, OrphanSweep};
 pub use service::{Service, ServiceError, ServiceSpec};
 pub use stack::{
     GREMLIN_USER, HCD_ADMIN_ROLE, JANUSGRAPH_CQL_ROLE, KV_MOUNT, RunningStack, StackError, wait_for,
 };
+pub use target::{ContainersTarget, prepare, work_dir};

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use scylla::client::session::Session;
 
 use super::{Engine, Service, ServiceError, ServiceSpec};
+use crate::fault::{FaultProxy, LinkName, SmallVolume};
 use crate::images::ImageSet;
 use crate::pki::{PkiError, RunPki, Validity};
 use crate::secrets::{Secret, VaultClient, VaultError};
@@ -123,6 +124,8 @@ pub struct RunningStack {
     vault: VaultClient,
     secrets: RunSecrets,
     services: BTreeMap<String, Service>,
+    proxies: BTreeMap<String, FaultProxy>,
+    volumes: Vec<std::sync::Arc<SmallVolume>>,
 }
 
 /// Text progress during `up`.
@@ -179,6 +182,8 @@ impl RunningStack {
                 gremlin_password: Secret::generate(32),
             },
             services: BTreeMap::new(),
+            proxies: BTreeMap::new(),
+            volumes: Vec::new(),
             config,
         };
         for c in components {
@@ -187,6 +192,11 @@ impl RunningStack {
             match c {
                 Component::Vault => stack.start_vault().await?,
                 Component::Hcd(n) => {
+                    if n == 1
+                        && let Some(mb) = stack.config.hcd_data_volume_mb
+                    {
+                        stack.mount_data_volume(mb).await?;
+                    }
                     stack.start_hcd(n).await?;
                     // Roles (and system_auth's replication) once every node is up: with RF 3 and
                     // one node, QUORUM auth reads would fail.
@@ -194,7 +204,19 @@ impl RunningStack {
                         stack.bootstrap_roles().await?;
                     }
                 }
-                Component::Janusgraph => stack.start_janusgraph().await?,
+                Component::Janusgraph => {
+                    if stack.proxies_enabled() {
+                        stack
+                            .start_proxy(LinkName::janusgraph_to_hcd(), stack.ports.cql)
+                            .await?;
+                    }
+                    stack.start_janusgraph().await?;
+                    if stack.proxies_enabled() {
+                        stack
+                            .start_proxy(LinkName::client_to_janusgraph(), stack.ports.gremlin)
+                            .await?;
+                    }
+                }
                 Component::Alertmanager => stack.start_alertmanager().await?,
                 Component::Prometheus => stack.start_prometheus().await?,
             }
@@ -631,15 +653,22 @@ impl RunningStack {
         let c = Component::Janusgraph;
         let dir = self.dir(c);
         let (rf, consistency) = self.config.replication();
-        let hosts: Vec<String> = (1..=self.config.hcd_nodes)
-            .map(|n| Component::Hcd(n).ip().to_string())
-            .collect();
+        let (hosts, cql_port): (Vec<String>, u16) =
+            match self.proxies.get(&LinkName::janusgraph_to_hcd().to_string()) {
+                Some(p) => (vec![p.local_addr().ip().to_string()], p.local_addr().port()),
+                None => (
+                    (1..=self.config.hcd_nodes)
+                        .map(|n| Component::Hcd(n).ip().to_string())
+                        .collect(),
+                    self.ports.cql,
+                ),
+            };
         let vars = BTreeMap::from([
             ("ip", "127.0.0.1".to_owned()),
             ("gremlin_port", self.ports.gremlin.to_string()),
             ("tls_dir", self.tls_dir(c).display().to_string()),
             ("cql_hosts", hosts.join(",")),
-            ("cql_port", self.ports.cql.to_string()),
+            ("cql_port", cql_port.to_string()),
             ("keyspace", "janusgraph".to_owned()),
             ("replication_factor", rf.to_string()),
             ("consistency", consistency.to_owned()),
@@ -681,6 +710,119 @@ impl RunningStack {
             password: self.secrets.gremlin_password.clone(),
             timeout: Duration::from_secs(30),
         }
+    }
+
+    /// Gremlin options for clients of the application: through the client → JanusGraph fault
+    /// proxy when there is one, so link faults reach them.
+    pub fn client_gremlin_options(&self) -> GremlinOptions {
+        let mut o = self.gremlin_options();
+        if let Some(p) = self
+            .proxies
+            .get(&LinkName::client_to_janusgraph().to_string())
+        {
+            o.url = format!("wss://{}/gremlin", p.local_addr());
+        }
+        o
+    }
+
+    fn proxies_enabled(&self) -> bool {
+        self.config.link_proxies && self.config.hcd_nodes == 1
+    }
+
+    async fn start_proxy(&mut self, link: LinkName, upstream_port: u16) -> Result<(), StackError> {
+        let listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+        let upstream = std::net::SocketAddr::from(([127, 0, 0, 1], upstream_port));
+        let proxy = FaultProxy::start(link.clone(), listen, upstream)
+            .await
+            .map_err(|e| StackError::Probe {
+                component: link.to_string(),
+                probe: "fault proxy start",
+                waited: Duration::ZERO,
+                last: e.to_string(),
+            })?;
+        self.proxies.insert(link.to_string(), proxy);
+        Ok(())
+    }
+
+    /// The fault proxy on `link` (`janusgraph->hcd`, `client->janusgraph`), if any.
+    pub fn proxy(&self, link: &LinkName) -> Option<&FaultProxy> {
+        self.proxies.get(&link.to_string())
+    }
+
+    async fn mount_data_volume(&mut self, mb: u64) -> Result<(), StackError> {
+        let dir = self.dir(Component::Hcd(1));
+        let image = self.config.run_dir.join("hcd-1-data.img");
+        let mount = dir.join("data");
+        let vol = tokio::task::spawn_blocking(move || SmallVolume::create(&image, &mount, mb))
+            .await
+            .expect("the volume task does not panic")
+            .map_err(|e| StackError::Probe {
+                component: "hcd-1".into(),
+                probe: "data volume",
+                waited: Duration::ZERO,
+                last: crate::workload::error_chain(&e),
+            })?;
+        self.volumes.push(std::sync::Arc::new(vol));
+        Ok(())
+    }
+
+    /// Node 1's own data filesystem, when the stack was given one.
+    pub fn data_volume(&self) -> Option<std::sync::Arc<SmallVolume>> {
+        self.volumes.first().cloned()
+    }
+
+    /// The Cassandra admin role's password (for the harness's own CQL probes; never logged).
+    pub fn hcd_admin_password(&self) -> &Secret {
+        &self.secrets.hcd_admin_password
+    }
+
+    /// Destroys node `n`: removes its container and, when `volumes`, every file of its data
+    /// (the disaster a restore recovers from). Confirmed: the container is gone and the CQL port
+    /// refuses connections.
+    pub async fn destroy_hcd(&mut self, n: u8, volumes: bool) -> Result<(), StackError> {
+        let c = Component::Hcd(n);
+        if let Some(svc) = self.services.remove(&c.name()) {
+            svc.remove().await?;
+        }
+        if volumes {
+            self.wipe_hcd(n)?;
+        }
+        let addr = (c.ip(), self.ports.cql);
+        wait_for(
+            &c.name(),
+            "destroy confirmation",
+            Duration::from_secs(15),
+            || async move {
+                match tokio::net::TcpStream::connect(addr).await {
+                    Ok(_) => Err(format!("{}:{} still accepts connections", addr.0, addr.1)),
+                    Err(_) => Ok(()),
+                }
+            },
+        )
+        .await
+    }
+
+    fn wipe_hcd(&self, n: u8) -> Result<(), StackError> {
+        let dir = self.dir(Component::Hcd(n));
+        // Contents only: `data` may be a mount point of its own.
+        for sub in ["data", "commitlog", "saved_caches", "hints", "cdc_raw"] {
+            let p = dir.join(sub);
+            let Ok(entries) = fs::read_dir(&p) else {
+                continue;
+            };
+            for e in entries {
+                let e = e.map_err(io_err(&p))?.path();
+                if e.file_name().is_some_and(|f| f == "lost+found") {
+                    continue;
+                }
+                if e.is_dir() {
+                    fs::remove_dir_all(&e).map_err(io_err(&e))?;
+                } else {
+                    fs::remove_file(&e).map_err(io_err(&e))?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// A new Gremlin connection as the application user.
@@ -999,13 +1141,7 @@ impl RunningStack {
             svc.remove().await?;
         }
         if wipe {
-            let dir = self.dir(c);
-            for sub in ["data", "commitlog", "saved_caches", "hints", "cdc_raw"] {
-                let p = dir.join(sub);
-                if p.exists() {
-                    fs::remove_dir_all(&p).map_err(io_err(&p))?;
-                }
-            }
+            self.wipe_hcd(n)?;
         }
         self.start_hcd(n).await?;
         if wipe && self.config.hcd_nodes == 1 {
@@ -1072,6 +1208,14 @@ impl RunningStack {
         }
         // Belt and braces: anything else carrying the run label.
         let _ = self.engine.remove_run(&self.config.run_id).await;
+        for (_, p) in std::mem::take(&mut self.proxies) {
+            p.shutdown().await;
+        }
+        for v in std::mem::take(&mut self.volumes) {
+            if let Ok(mut v) = std::sync::Arc::try_unwrap(v) {
+                let _ = tokio::task::spawn_blocking(move || v.unmount()).await;
+            }
+        }
         if !keep_files {
             let _ = fs::remove_dir_all(&self.config.run_dir);
         }

@@ -69,6 +69,9 @@ closed_enum! {
         /// A running stack (Docker engine and images). Trials that need it are listed as ignored
         /// unless `STACKDRILL_STACK=1`.
         Stack = "stack",
+        /// A long or heavy run (three HCD nodes, big data): listed as ignored unless
+        /// `STACKDRILL_NIGHTLY=1`.
+        Nightly = "nightly",
     }
 }
 

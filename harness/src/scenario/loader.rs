@@ -724,6 +724,27 @@ fn validate(file: &ScenarioFile, opts: &LoadOptions, v: &mut Validator) -> Optio
             );
         }
     }
+    if let Some(d) = &stack_raw.dataset {
+        if d.persons == 0 || d.accounts == 0 {
+            v.push(
+                Pending::new(
+                    kp!["stack", "dataset"],
+                    "a dataset needs persons and accounts".to_owned(),
+                )
+                .hint("e.g. `dataset = { persons = 100, accounts = 150, transactions = 300 }`"),
+            );
+        } else if !stack.components.contains(&Component::Janusgraph) {
+            v.push(
+                Pending::new(
+                    kp!["stack", "dataset"],
+                    "a dataset is a graph: the stack needs janusgraph".to_owned(),
+                )
+                .hint("add \"janusgraph\" to stack.components"),
+            );
+        } else {
+            stack.dataset = Some((d.persons, d.accounts, d.transactions));
+        }
+    }
     let components = stack.components.clone();
     let component_key = |v: &mut Validator, section: &str, key: &str| -> Option<Component> {
         match Component::from_name(key) {

@@ -88,6 +88,8 @@ pub struct StackSpec {
     pub images: BTreeMap<Component, String>,
     /// Configuration overrides.
     pub config: BTreeMap<Component, BTreeMap<String, ConfigValue>>,
+    /// A banking graph to load once the stack is up: (persons, accounts, transactions).
+    pub dataset: Option<(u32, u32, u32)>,
 }
 
 impl Default for StackSpec {
@@ -97,6 +99,7 @@ impl Default for StackSpec {
             hcd_nodes: 1,
             images: BTreeMap::new(),
             config: BTreeMap::new(),
+            dataset: None,
         }
     }
 }

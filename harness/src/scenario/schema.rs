@@ -91,12 +91,27 @@ pub struct StackRaw {
     /// Topology.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topology: Option<TopologyRaw>,
+    /// A seeded banking graph loaded once the stack is up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataset: Option<DatasetRaw>,
     /// Image overrides by component name, e.g. `hcd = "registry.example/hcd:1.2"`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub images: BTreeMap<String, String>,
     /// Configuration overrides by component name, then key.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub config: BTreeMap<String, BTreeMap<String, ConfigValue>>,
+}
+
+/// `[stack.dataset]`: a seeded banking graph (people, accounts, transactions).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DatasetRaw {
+    /// People.
+    pub persons: u32,
+    /// Accounts (each owned by one person).
+    pub accounts: u32,
+    /// Transactions between accounts.
+    pub transactions: u32,
 }
 
 /// `[stack.topology]`.

@@ -145,6 +145,11 @@ pub struct StackConfig {
     pub monitoring: bool,
     /// Start JanusGraph.
     pub graph: bool,
+    /// Put the harness's fault proxies on the JanusGraph → HCD and client → JanusGraph links
+    /// (single-node HCD only: with several nodes the driver talks to every node directly).
+    pub link_proxies: bool,
+    /// Give node 1's data folder a filesystem of its own of this size (MiB), so it can be filled.
+    pub hcd_data_volume_mb: Option<u64>,
 }
 
 impl StackConfig {
@@ -158,6 +163,8 @@ impl StackConfig {
             janusgraph_heap: "512m".into(),
             monitoring: true,
             graph: true,
+            link_proxies: true,
+            hcd_data_volume_mb: None,
         }
     }
 
