@@ -404,3 +404,42 @@ fn read_rejects_another_schema_version() {
     assert!(e.to_string().contains("99"), "{e}");
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn report_and_score_commands_rerender_a_finished_run() {
+    let dir = std::env::temp_dir().join(format!("sd-report-cli-{}", std::process::id()));
+    stackdrill::report::write_all(
+        &dir,
+        &run_report(),
+        &stackdrill::report::Redactor::default(),
+    )
+    .expect("write the reports");
+    std::fs::remove_file(dir.join("report.md")).unwrap();
+    let bin = env!("CARGO_BIN_EXE_stackdrill");
+    let r = std::process::Command::new(bin)
+        .args(["report", dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(
+        r.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    assert!(
+        dir.join("report.md").exists(),
+        "report re-rendered the Markdown"
+    );
+    let s = std::process::Command::new(bin)
+        .args(["score", dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let out = format!(
+        "{}{}",
+        String::from_utf8_lossy(&s.stdout),
+        String::from_utf8_lossy(&s.stderr)
+    );
+    assert_eq!(s.status.code(), Some(0), "{out}");
+    assert!(out.contains("readiness grade"), "{out}");
+    std::fs::remove_dir_all(dir).ok();
+}
