@@ -177,9 +177,17 @@ impl VaultClient {
         body: Option<Value>,
         what: &str,
     ) -> Result<Value, VaultError> {
+        // Initialising and unsealing set up the raft storage and generate keys: on a loaded
+        // two-core machine they were seen to take over 10 s.
+        let limit = if path == "sys/init" || path == "sys/unseal" {
+            Duration::from_secs(90)
+        } else {
+            Duration::from_secs(10)
+        };
         let mut req = self
             .http
-            .request(method, format!("{}/v1/{}", self.addr, path));
+            .request(method, format!("{}/v1/{}", self.addr, path))
+            .timeout(limit);
         if let Some(t) = token {
             req = req.header("X-Vault-Token", t.expose());
         }

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use stackdrill::images::{ImageSet, project_root};
-use stackdrill::probe::prometheus;
 use stackdrill::probe::tls::{PlainProtocol, handshake, plaintext_refused};
+use stackdrill::probe::{canary, prometheus};
 use stackdrill::runtime::{Engine, KV_MOUNT, LABEL_RUN, RunningStack};
 use stackdrill::secrets::Secret;
 use stackdrill::stack::{StackConfig, new_run_id};
@@ -203,5 +203,23 @@ async fn checks(stack: &RunningStack) -> anyhow::Result<()> {
         );
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
+
+    // No generated secret appears in clear anywhere: rendered configs, service and audit logs,
+    // data files, container environments and raw container output.
+    let canaries = stackdrill::secrets::Redactor::global().values();
+    let scan = canary::scan(stack, &canaries).await;
+    eprintln!(
+        "canary scan: {} secrets looked for in {} files ({} bytes) and {} containers",
+        scan.canaries, scan.files, scan.bytes, scan.containers
+    );
+    anyhow::ensure!(
+        scan.canaries >= 5 && scan.files >= 20 && scan.containers == 5,
+        "the canary scan covered too little: {scan:?}"
+    );
+    anyhow::ensure!(
+        scan.findings.is_empty(),
+        "generated secrets found in clear: {:?}",
+        scan.findings
+    );
     Ok(())
 }
