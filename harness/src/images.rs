@@ -78,6 +78,7 @@ impl ImageName {
     fn shared_inputs(self) -> &'static [&'static str] {
         match self {
             ImageName::Prometheus | ImageName::Alertmanager => &["slim-from-deb.sh"],
+            ImageName::Hcd | ImageName::Janusgraph => &["maven-image.sh"],
             _ => &[],
         }
     }
@@ -429,6 +430,7 @@ mod tests {
             fs::write(d.join("build.sh"), format!("echo {n}")).unwrap();
         }
         fs::write(tmp.join("fixtures/images/slim-from-deb.sh"), "x").unwrap();
+        fs::write(tmp.join("fixtures/images/maven-image.sh"), "m").unwrap();
         let a = ImageSet::resolve(&tmp).unwrap();
         let again = ImageSet::resolve(&tmp).unwrap();
         for n in ImageName::ALL {

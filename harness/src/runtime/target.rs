@@ -17,7 +17,9 @@ use std::time::Duration;
 use scylla::client::session::Session;
 use scylla::statement::Consistency;
 use serde_json::{Value, json};
-use tokio::sync::{Mutex, RwLock, Semaphore, watch};
+use tokio::sync::{
+    Mutex, RwLock, RwLockMappedWriteGuard, RwLockReadGuard, RwLockWriteGuard, Semaphore, watch,
+};
 
 use super::{Engine, RunningStack};
 use crate::fault::{LinkMode, LinkName};
@@ -53,6 +55,23 @@ struct ProbeContext {
     vault: crate::secrets::VaultClient,
     janusgraph_token: PathBuf,
     consistency: Consistency,
+}
+
+impl ProbeContext {
+    /// A new CQL session as the harness's admin role.
+    async fn admin_cql(
+        &self,
+        timeout: Duration,
+    ) -> Result<Session, crate::workload::cql::CqlConnectError> {
+        crate::workload::cql::connect(
+            &self.cql_node,
+            super::HCD_ADMIN_ROLE,
+            &self.admin_password,
+            &self.ca_pem,
+            timeout,
+        )
+        .await
+    }
 }
 
 /// What a fault did, to undo it.
@@ -185,15 +204,10 @@ impl ContainersTarget {
         if let Some(s) = c.as_ref() {
             return Ok(Arc::clone(s));
         }
-        let s = crate::workload::cql::connect(
-            &ctx.cql_node,
-            super::HCD_ADMIN_ROLE,
-            &ctx.admin_password,
-            &ctx.ca_pem,
-            Duration::from_secs(5),
-        )
-        .await
-        .map_err(|e| e.to_string())?;
+        let s = ctx
+            .admin_cql(Duration::from_secs(5))
+            .await
+            .map_err(|e| e.to_string())?;
         let s = Arc::new(s);
         *c = Some(Arc::clone(&s));
         Ok(s)
@@ -245,11 +259,26 @@ impl ContainersTarget {
         }
     }
 
+    /// The running stack for a shared operation, or why there is none.
+    async fn stack_ref(
+        &self,
+        what: &str,
+    ) -> Result<RwLockReadGuard<'_, RunningStack>, TargetError> {
+        RwLockReadGuard::try_map(self.stack.read().await, Option::as_ref)
+            .map_err(|_| failed(what, "the stack is not up"))
+    }
+
+    /// The running stack for an operation that changes it (restart, destroy, restore).
+    async fn stack_mut(
+        &self,
+        what: &str,
+    ) -> Result<RwLockMappedWriteGuard<'_, RunningStack>, TargetError> {
+        RwLockWriteGuard::try_map(self.stack.write().await, Option::as_mut)
+            .map_err(|_| failed(what, "the stack is not up"))
+    }
+
     async fn set_link(&self, link: &LinkName, mode: LinkMode) -> Result<(), TargetError> {
-        let guard = self.stack.read().await;
-        let stack = guard
-            .as_ref()
-            .ok_or_else(|| failed("link fault", "the stack is not up"))?;
+        let stack = self.stack_ref("link fault").await?;
         let proxy = stack.proxy(link).ok_or_else(|| TargetError::Unsupported {
             what: format!("a fault on {link}: this stack has no proxy there (three-node HCD)"),
         })?;
@@ -518,10 +547,7 @@ impl Target for ContainersTarget {
         let applied = match &fault.fault {
             Fault::Kill { target, node } => {
                 let name = Self::component_name(*target, *node)?;
-                let guard = self.stack.read().await;
-                let stack = guard
-                    .as_ref()
-                    .ok_or_else(|| failed(&what, "the stack is not up"))?;
+                let stack = self.stack_ref(&what).await?;
                 stack
                     .kill(&name)
                     .await
@@ -530,10 +556,7 @@ impl Target for ContainersTarget {
             }
             Fault::Restart { target, node } => {
                 let name = Self::component_name(*target, *node)?;
-                let mut guard = self.stack.write().await;
-                let stack = guard
-                    .as_mut()
-                    .ok_or_else(|| failed(&what, "the stack is not up"))?;
+                let mut stack = self.stack_mut(&what).await?;
                 stack
                     .restart(&name)
                     .await
@@ -542,10 +565,7 @@ impl Target for ContainersTarget {
             }
             Fault::Pause { target, node } => {
                 let name = Self::component_name(*target, *node)?;
-                let guard = self.stack.read().await;
-                let stack = guard
-                    .as_ref()
-                    .ok_or_else(|| failed(&what, "the stack is not up"))?;
+                let stack = self.stack_ref(&what).await?;
                 stack
                     .pause(&name)
                     .await
@@ -596,14 +616,11 @@ impl Target for ContainersTarget {
                         what: "disk_full on anything but HCD node 1".into(),
                     });
                 }
-                let guard = self.stack.read().await;
-                let stack = guard
-                    .as_ref()
-                    .ok_or_else(|| failed(&what, "the stack is not up"))?;
+                let stack = self.stack_ref(&what).await?;
                 let vol = stack
                     .data_volume()
                     .ok_or_else(|| failed(&what, "node 1 has no data volume of its own"))?;
-                drop(guard);
+                drop(stack);
                 tokio::task::spawn_blocking(move || {
                     vol.fill(256 * 1024)?;
                     vol.confirm_full()
@@ -619,10 +636,7 @@ impl Target for ContainersTarget {
                         what: format!("destroy of {target} (supported: hcd)"),
                     });
                 }
-                let mut guard = self.stack.write().await;
-                let stack = guard
-                    .as_mut()
-                    .ok_or_else(|| failed(&what, "the stack is not up"))?;
+                let mut stack = self.stack_mut(&what).await?;
                 stack
                     .destroy_hcd(1, *volumes)
                     .await
@@ -650,10 +664,7 @@ impl Target for ContainersTarget {
         match applied {
             None | Some(Applied::Nothing) => Ok(()),
             Some(Applied::Killed(name)) => {
-                let mut guard = self.stack.write().await;
-                let stack = guard
-                    .as_mut()
-                    .ok_or_else(|| failed(&what, "the stack is not up"))?;
+                let mut stack = self.stack_mut(&what).await?;
                 stack
                     .restart(&name)
                     .await
@@ -661,10 +672,7 @@ impl Target for ContainersTarget {
                     .map_err(|e| failed(&what, crate::errors::render_chain(&e)))
             }
             Some(Applied::Paused(name)) => {
-                let guard = self.stack.read().await;
-                let stack = guard
-                    .as_ref()
-                    .ok_or_else(|| failed(&what, "the stack is not up"))?;
+                let stack = self.stack_ref(&what).await?;
                 stack
                     .unpause(&name)
                     .await
@@ -672,14 +680,11 @@ impl Target for ContainersTarget {
             }
             Some(Applied::Link(link)) => self.set_link(&link, LinkMode::Pass).await,
             Some(Applied::Disk) => {
-                let guard = self.stack.read().await;
-                let stack = guard
-                    .as_ref()
-                    .ok_or_else(|| failed(&what, "the stack is not up"))?;
+                let stack = self.stack_ref(&what).await?;
                 let vol = stack
                     .data_volume()
                     .ok_or_else(|| failed(&what, "no data volume"))?;
-                drop(guard);
+                drop(stack);
                 tokio::task::spawn_blocking(move || vol.free())
                     .await
                     .map_err(|e| failed(&what, e))?
@@ -688,10 +693,7 @@ impl Target for ContainersTarget {
             }
             Some(Applied::Destroyed(n)) => {
                 // A destroyed node that no restore brought back comes back empty.
-                let mut guard = self.stack.write().await;
-                let stack = guard
-                    .as_mut()
-                    .ok_or_else(|| failed(&what, "the stack is not up"))?;
+                let mut stack = self.stack_mut(&what).await?;
                 if stack.service(&format!("hcd-{n}")).is_none() {
                     stack
                         .recreate_hcd(n, true)
@@ -714,13 +716,10 @@ impl Target for ContainersTarget {
                         ),
                     });
                 }
-                let guard = self.stack.read().await;
-                let stack = guard
-                    .as_ref()
-                    .ok_or_else(|| failed(&what, "the stack is not up"))?;
+                let stack = self.stack_ref(&what).await?;
                 let dest = stack.component_dir("backups").join(backup);
                 let r = recovery::backup(
-                    stack,
+                    &stack,
                     &BackupOptions {
                         tag: backup.clone(),
                         encrypt: true,
@@ -750,12 +749,9 @@ impl Target for ContainersTarget {
                         what: format!("restore of {component} (supported: hcd)"),
                     });
                 }
-                let mut guard = self.stack.write().await;
-                let stack = guard
-                    .as_mut()
-                    .ok_or_else(|| failed(&what, "the stack is not up"))?;
+                let mut stack = self.stack_mut(&what).await?;
                 let dir = stack.component_dir("backups").join(from);
-                let r = recovery::restore_hcd(stack, &dir)
+                let r = recovery::restore_hcd(&mut stack, &dir)
                     .await
                     .map_err(|e| failed(&what, crate::errors::render_chain(&e)))?;
                 *self.cql.lock().await = None;
@@ -773,10 +769,7 @@ impl Target for ContainersTarget {
             }
             Recovery::Restart { component } => {
                 let name = Self::component_name(*component, None)?;
-                let mut guard = self.stack.write().await;
-                let stack = guard
-                    .as_mut()
-                    .ok_or_else(|| failed(&what, "the stack is not up"))?;
+                let mut stack = self.stack_mut(&what).await?;
                 let took = stack
                     .restart(&name)
                     .await
@@ -821,15 +814,10 @@ impl Target for ContainersTarget {
                         .await
                         .map_err(|e| failed(&what, e))?;
                 }
-                let s = crate::workload::cql::connect(
-                    &ctx.cql_node,
-                    super::HCD_ADMIN_ROLE,
-                    &ctx.admin_password,
-                    &ctx.ca_pem,
-                    Duration::from_secs(5),
-                )
-                .await
-                .map_err(|e| failed(&what, e))?;
+                let s = ctx
+                    .admin_cql(Duration::from_secs(5))
+                    .await
+                    .map_err(|e| failed(&what, e))?;
                 let shared = Arc::new(SequenceWriter::Cql {
                     session: Box::new(s),
                     writer: writer_id.clone(),
@@ -905,15 +893,10 @@ impl Target for ContainersTarget {
             WorkloadKindSpec::SequenceWriter {
                 target: WriterTarget::Cql,
             } => {
-                let s = crate::workload::cql::connect(
-                    &ctx.cql_node,
-                    super::HCD_ADMIN_ROLE,
-                    &ctx.admin_password,
-                    &ctx.ca_pem,
-                    Duration::from_secs(10),
-                )
-                .await
-                .map_err(|e| failed(&what, e))?;
+                let s = ctx
+                    .admin_cql(Duration::from_secs(10))
+                    .await
+                    .map_err(|e| failed(&what, e))?;
                 SequenceWriter::Cql {
                     session: Box::new(s),
                     writer,
