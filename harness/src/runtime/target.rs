@@ -283,7 +283,7 @@ impl ContainersTarget {
             what: format!("a fault on {link}: this stack has no proxy there (three-node HCD)"),
         })?;
         proxy
-            .set(mode.clone())
+            .set(mode)
             .map_err(|e| failed(format!("setting {link} to {mode}"), e))?;
         proxy
             .confirm(Duration::from_millis(1500))
