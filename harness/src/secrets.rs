@@ -430,6 +430,63 @@ impl VaultClient {
         Ok(bytes.to_vec())
     }
 
+    /// `auth/token/lookup-self` with `token`: its metadata, or Vault's refusal.
+    pub async fn lookup_self(&self, token: &Secret) -> Result<Value, VaultError> {
+        self.call(
+            reqwest::Method::GET,
+            "auth/token/lookup-self",
+            Some(token),
+            None,
+            "looking up a token",
+        )
+        .await
+    }
+
+    /// Permanently destroys versions of a KV v2 secret.
+    pub async fn kv_destroy(
+        &self,
+        token: &Secret,
+        mount: &str,
+        name: &str,
+        versions: &[u64],
+    ) -> Result<(), VaultError> {
+        self.call(
+            reqwest::Method::PUT,
+            &format!("{mount}/destroy/{name}"),
+            Some(token),
+            Some(json!({ "versions": versions })),
+            &format!("destroying versions of {mount}/{name}"),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// The data of one version of a KV v2 secret; `None` when it was deleted or destroyed.
+    pub async fn kv_read_version(
+        &self,
+        token: &Secret,
+        mount: &str,
+        name: &str,
+        version: u64,
+    ) -> Result<Option<Value>, VaultError> {
+        match self
+            .call(
+                reqwest::Method::GET,
+                &format!("{mount}/data/{name}?version={version}"),
+                Some(token),
+                None,
+                &format!("reading {mount}/{name} version {version}"),
+            )
+            .await
+        {
+            Ok(v) if v["data"]["data"].is_object() => Ok(Some(v["data"]["data"].clone())),
+            Ok(_) => Ok(None),
+            // A destroyed version answers 404 with its metadata.
+            Err(VaultError::Status { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Revokes a token (and its children).
     pub async fn revoke_token(&self, admin: &Secret, token: &Secret) -> Result<(), VaultError> {
         self.call(

@@ -109,22 +109,82 @@ pub struct HandshakeFacts {
     pub protocol: String,
     /// e.g. `TLS13_AES_256_GCM_SHA384`.
     pub cipher: String,
+    /// The leaf certificate's subject, e.g. `CN=hcd-1, O=stackdrill`.
+    pub subject: String,
+    /// The leaf certificate's end of validity (Unix seconds).
+    pub not_after: i64,
+    /// The leaf certificate's serial number (hex), to tell a rolled-over certificate apart.
+    pub serial: String,
 }
 
-/// Performs a TLS handshake with `addr` verifying the name/IP against the run's CA.
+impl HandshakeFacts {
+    /// Days from `now` (Unix seconds) until the leaf certificate expires (negative: expired).
+    pub fn days_left(&self, now: i64) -> f64 {
+        (self.not_after - now) as f64 / 86_400.0
+    }
+}
+
+/// Performs a TLS handshake with `addr` verifying the chain to the run's CA and the name/IP.
 pub async fn handshake(addr: SocketAddr, ca_pem: &str) -> Result<HandshakeFacts, String> {
     let config = crate::tls::client_config(ca_pem).map_err(|e| e.to_string())?;
+    handshake_with(addr, config).await.map_err(|e| e.to_string())
+}
+
+/// Why a handshake did not complete.
+#[derive(Debug, thiserror::Error)]
+pub enum HandshakeError {
+    /// No TCP connection (refused, timed out): nothing was learnt about TLS.
+    #[error("could not connect: {0}")]
+    Connect(String),
+    /// The TLS handshake itself failed.
+    #[error("handshake failed: {message}")]
+    Tls {
+        /// The error chain.
+        message: String,
+        /// The client rejected the server's certificate (unknown issuer, bad name, expired).
+        certificate_rejected: bool,
+    },
+}
+
+async fn handshake_with(
+    addr: SocketAddr,
+    config: std::sync::Arc<rustls::ClientConfig>,
+) -> Result<HandshakeFacts, HandshakeError> {
     let connector = tokio_rustls::TlsConnector::from(config);
     let tcp = tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(addr))
         .await
-        .map_err(|_| "connect timed out".to_owned())?
-        .map_err(|e| e.to_string())?;
+        .map_err(|_| HandshakeError::Connect("connect timed out".into()))?
+        .map_err(|e| HandshakeError::Connect(e.to_string()))?;
     let name = rustls::pki_types::ServerName::IpAddress(addr.ip().into());
     let tls = tokio::time::timeout(Duration::from_secs(5), connector.connect(name, tcp))
         .await
-        .map_err(|_| "handshake timed out".to_owned())?
-        .map_err(|e| crate::workload::error_chain(&e))?;
+        .map_err(|_| HandshakeError::Tls {
+            message: "handshake timed out".into(),
+            certificate_rejected: false,
+        })?
+        .map_err(|e| {
+            let certificate_rejected = e
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+                .is_some_and(|r| matches!(r, rustls::Error::InvalidCertificate(_)));
+            HandshakeError::Tls {
+                message: crate::workload::error_chain(&e),
+                certificate_rejected,
+            }
+        })?;
     let (_, conn) = tls.get_ref();
+    let leaf = conn
+        .peer_certificates()
+        .and_then(|c| c.first())
+        .ok_or_else(|| HandshakeError::Tls {
+            message: "the server sent no certificate".into(),
+            certificate_rejected: true,
+        })?;
+    let (_, cert) =
+        x509_parser::parse_x509_certificate(leaf.as_ref()).map_err(|e| HandshakeError::Tls {
+            message: format!("the server's certificate does not parse: {e}"),
+            certificate_rejected: true,
+        })?;
     Ok(HandshakeFacts {
         protocol: conn
             .protocol_version()
@@ -132,7 +192,148 @@ pub async fn handshake(addr: SocketAddr, ca_pem: &str) -> Result<HandshakeFacts,
         cipher: conn
             .negotiated_cipher_suite()
             .map_or_else(|| "unknown".into(), |c| format!("{:?}", c.suite())),
+        subject: cert.subject().to_string(),
+        not_after: cert.validity().not_after.timestamp(),
+        serial: cert.raw_serial_as_string(),
     })
+}
+
+/// What a client trusting only a CA other than the run's got from `addr`.
+///
+/// `Ok(message)`: the client rejected the server's certificate, as it must. `Err`: the handshake
+/// succeeded (a defect), or failed for another reason (no verdict).
+pub async fn foreign_ca_outcome(addr: SocketAddr) -> Result<Result<String, String>, String> {
+    let foreign = crate::pki::RunPki::new("foreign").map_err(|e| e.to_string())?;
+    let config = crate::tls::client_config(foreign.ca_pem()).map_err(|e| e.to_string())?;
+    match handshake_with(addr, config).await {
+        Ok(f) => Ok(Err(format!(
+            "a client trusting another CA completed a handshake ({} {})",
+            f.protocol, f.subject
+        ))),
+        Err(HandshakeError::Tls {
+            message,
+            certificate_rejected: true,
+        }) => Ok(Ok(message)),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// A TLS version older than 1.2, offered by [`legacy_outcome`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LegacyVersion {
+    /// TLS 1.0 (0x0301).
+    Tls10,
+    /// TLS 1.1 (0x0302).
+    Tls11,
+}
+
+impl LegacyVersion {
+    fn wire(self) -> [u8; 2] {
+        match self {
+            Self::Tls10 => [3, 1],
+            Self::Tls11 => [3, 2],
+        }
+    }
+}
+
+/// What a server did with a ClientHello offering only a legacy version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LegacyOutcome {
+    /// It refused: an alert, a closed connection, or a ServerHello for another version.
+    Refused(String),
+    /// It answered with a ServerHello for the offered version: a defect.
+    Accepted,
+}
+
+/// Sends a ClientHello whose highest version is `version` (rustls cannot speak TLS 1.0/1.1, so
+/// the hello is written by hand) and judges the server's first record.
+pub async fn legacy_outcome(
+    addr: SocketAddr,
+    version: LegacyVersion,
+) -> std::io::Result<LegacyOutcome> {
+    let mut s = tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(addr))
+        .await
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"))??;
+    if s.write_all(&legacy_client_hello(version)).await.is_err() {
+        return Ok(LegacyOutcome::Refused("connection reset on write".into()));
+    }
+    let mut buf = Vec::with_capacity(64);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while buf.len() < 11 {
+        let mut chunk = [0u8; 256];
+        match tokio::time::timeout_at(deadline, s.read(&mut chunk)).await {
+            Err(_) if buf.is_empty() => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "no answer to the ClientHello within 5 s",
+                ));
+            }
+            Err(_) | Ok(Ok(0)) => break,
+            Ok(Err(e)) => return Ok(LegacyOutcome::Refused(format!("connection error: {e}"))),
+            Ok(Ok(n)) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+    Ok(judge_legacy(version, &buf))
+}
+
+/// Judges the first bytes a legacy ClientHello got back.
+pub fn judge_legacy(version: LegacyVersion, answer: &[u8]) -> LegacyOutcome {
+    match answer {
+        [] => LegacyOutcome::Refused("connection closed".into()),
+        [0x15, _, _, _, _, _level, desc, ..] => {
+            LegacyOutcome::Refused(format!("TLS alert {desc} ({})", alert_name(*desc)))
+        }
+        // handshake record, ServerHello, then its version at bytes 9..11
+        [0x16, _, _, _, _, 0x02, _, _, _, major, minor, ..] => {
+            if [*major, *minor] == version.wire() {
+                LegacyOutcome::Accepted
+            } else {
+                LegacyOutcome::Refused(format!("ServerHello for version {major}.{minor}"))
+            }
+        }
+        other => LegacyOutcome::Refused(format!("{} bytes that are not a ServerHello", other.len())),
+    }
+}
+
+fn alert_name(desc: u8) -> &'static str {
+    match desc {
+        40 => "handshake_failure",
+        47 => "illegal_parameter",
+        70 => "protocol_version",
+        71 => "insufficient_security",
+        80 => "internal_error",
+        _ => "other",
+    }
+}
+
+/// A ClientHello offering `version` at most, with the CBC suites servers of that era accept.
+fn legacy_client_hello(version: LegacyVersion) -> Vec<u8> {
+    let suites: [u16; 8] = [
+        0xc009, 0xc00a, 0xc013, 0xc014, 0x002f, 0x0035, 0x000a, 0x00ff,
+    ];
+    let mut ext = Vec::new();
+    // supported_groups: secp256r1, secp384r1, x25519
+    ext.extend_from_slice(&[0x00, 0x0a, 0x00, 0x08, 0x00, 0x06, 0x00, 0x17, 0x00, 0x18, 0x00, 0x1d]);
+    // ec_point_formats: uncompressed
+    ext.extend_from_slice(&[0x00, 0x0b, 0x00, 0x02, 0x01, 0x00]);
+    let mut body = Vec::new();
+    body.extend_from_slice(&version.wire());
+    body.extend((0..32u8).map(|i| i.wrapping_mul(37).wrapping_add(11)));
+    body.push(0); // no session id
+    body.extend_from_slice(&((suites.len() * 2) as u16).to_be_bytes());
+    for s in suites {
+        body.extend_from_slice(&s.to_be_bytes());
+    }
+    body.extend_from_slice(&[1, 0]); // null compression
+    body.extend_from_slice(&(ext.len() as u16).to_be_bytes());
+    body.extend_from_slice(&ext);
+    let mut hs = vec![0x01];
+    hs.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+    hs.extend_from_slice(&body);
+    let mut record = vec![0x16, 3, 1];
+    record.extend_from_slice(&(hs.len() as u16).to_be_bytes());
+    record.extend_from_slice(&hs);
+    record
 }
 
 #[cfg(test)]
@@ -155,5 +356,28 @@ mod tests {
         assert!(judge(PlainProtocol::Http, &[0x15, 0x03, 0x03, 0x00, 0x02]).is_refused());
         assert!(!judge(PlainProtocol::Cql, &[0x84, 0, 0, 1, 6]).is_refused());
         assert!(judge(PlainProtocol::Cql, &[0x15, 0x03, 0x01]).is_refused());
+    }
+
+    #[test]
+    fn judges_legacy_answers() {
+        use LegacyVersion::*;
+        let hello = |maj, min| vec![0x16, 3, 1, 0, 80, 0x02, 0, 0, 76, maj, min, 0];
+        assert_eq!(judge_legacy(Tls11, &hello(3, 2)), LegacyOutcome::Accepted);
+        assert_eq!(judge_legacy(Tls10, &hello(3, 1)), LegacyOutcome::Accepted);
+        assert!(matches!(judge_legacy(Tls11, &hello(3, 3)), LegacyOutcome::Refused(_)));
+        assert_eq!(
+            judge_legacy(Tls10, &[0x15, 3, 1, 0, 2, 2, 70]),
+            LegacyOutcome::Refused("TLS alert 70 (protocol_version)".into())
+        );
+        assert!(matches!(judge_legacy(Tls10, &[]), LegacyOutcome::Refused(_)));
+    }
+
+    #[test]
+    fn legacy_hello_is_well_formed() {
+        let h = legacy_client_hello(LegacyVersion::Tls11);
+        assert_eq!(&h[..3], &[0x16, 3, 1]);
+        assert_eq!(usize::from(u16::from_be_bytes([h[3], h[4]])), h.len() - 5);
+        assert_eq!(h[5], 0x01);
+        assert_eq!(&h[9..11], &[3, 2]);
     }
 }

@@ -23,6 +23,9 @@ use crate::stack::{Component, Ports, RenderError, StackConfig, render};
 use crate::workload::cql::{self, CqlConnectError};
 use crate::workload::gremlin::{GremlinClient, GremlinError, GremlinOptions};
 
+mod rotation;
+pub use rotation::{Revocation, Rotation, login_verdict};
+
 /// The KV v2 mount holding the stack's secrets.
 pub const KV_MOUNT: &str = "secret";
 /// Cassandra's role for JanusGraph.
@@ -391,8 +394,6 @@ impl RunningStack {
         .await?;
         let s = &self.secrets;
         let admin_user = Secret::public(HCD_ADMIN_ROLE);
-        let jg_user = Secret::public(JANUSGRAPH_CQL_ROLE);
-        let gremlin_user = Secret::public(GREMLIN_USER);
         // A new KV v2 mount upgrades itself in the background and answers 400 until done.
         wait_for(
             "vault",
@@ -415,20 +416,9 @@ impl RunningStack {
             },
         )
         .await?;
-        v.kv_put(
-            root,
-            KV_MOUNT,
-            "janusgraph",
-            &[
-                ("cql_username", &jg_user),
-                ("cql_password", &s.janusgraph_cql_password),
-                ("gremlin_username", &gremlin_user),
-                ("gremlin_password", &s.gremlin_password),
-                ("keystore_password", &s.keystore_password),
-            ],
-        )
-        .await
-        .map_err(StackError::Vault)?;
+        self.put_janusgraph_secret()
+            .await
+            .map_err(StackError::Vault)?;
         // Each service's token reads only its own secret.
         for svc in ["hcd", "janusgraph"] {
             let policy =

@@ -26,14 +26,19 @@ use crate::fault::{LinkMode, LinkName};
 use crate::history::{History, OpKind, Outcome, ProbeStatus};
 use crate::images::ImageSet;
 use crate::probe::prometheus as promql;
-use crate::probe::tls::{PlainProtocol, handshake, plaintext_refused};
+use crate::probe::audit;
+use crate::probe::tls::{
+    LegacyOutcome, LegacyVersion, PlainProtocol, foreign_ca_outcome, handshake, legacy_outcome,
+    plaintext_refused,
+};
 use crate::recovery::{self, BackupOptions};
 use crate::runner::{
     FaultHandle, ProbeOutcome, RecoveryOutcome, Target, TargetError, WorkloadId, WorkloadSummary,
 };
 use crate::scenario::{
-    Component as SC, Expect, Fault, FaultSpec, ProbeCheck, ProbeSpec, Recovery, RecoverySpec,
-    StackSpec, TlsVersion, WorkloadKindSpec, WorkloadSpec, WriterTarget,
+    Component as SC, Credential, Expect, Fault, FaultSpec, Listener, ProbeCheck, ProbeSpec,
+    Recovery, RecoverySpec, StackSpec, TlsOffer, TlsVersion, WorkloadKindSpec, WorkloadSpec,
+    WriterTarget,
 };
 use crate::secrets::{Redactor, Secret};
 use crate::stack::StackConfig;
@@ -51,10 +56,17 @@ struct ProbeContext {
     admin_password: Secret,
     prometheus: String,
     alertmanager: String,
-    endpoints: BTreeMap<String, SocketAddr>,
+    /// TLS endpoints by component and listener (every node's).
+    endpoints: BTreeMap<(SC, Listener), Vec<SocketAddr>>,
     vault: crate::secrets::VaultClient,
     janusgraph_token: PathBuf,
     consistency: Consistency,
+    run_dir: PathBuf,
+    /// When the stack was up (audit entries before it are not the scenario's).
+    started: time::OffsetDateTime,
+    /// JanusGraph's CQL password now, and before the last rotation.
+    janusgraph_password: Secret,
+    previous_password: Option<Secret>,
 }
 
 impl ProbeContext {
@@ -82,7 +94,41 @@ enum Applied {
     Link(LinkName),
     Disk,
     Destroyed(u8),
+    /// A service's Vault token was revoked (the service is stopped).
+    Revoked(String),
     Nothing,
+}
+
+/// A Vault path a `revoke_secret` fault names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum SecretPath {
+    /// `auth/token/<service>`: the token a service renders its configuration with.
+    ServiceToken(String),
+    /// `<mount>/<name>?version=N`: one version of a KV v2 secret.
+    KvVersion {
+        mount: String,
+        name: String,
+        version: u64,
+    },
+}
+
+fn parse_secret_path(path: &str) -> Option<SecretPath> {
+    if let Some(service) = path.strip_prefix("auth/token/") {
+        return (service == "janusgraph").then(|| SecretPath::ServiceToken(service.to_owned()));
+    }
+    let (secret, query) = path.split_once("?version=")?;
+    let (mount, name) = secret.split_once('/')?;
+    let name = name.strip_prefix("data/").unwrap_or(name);
+    Some(SecretPath::KvVersion {
+        mount: mount.to_owned(),
+        name: name.to_owned(),
+        version: query.parse().ok()?,
+    })
+}
+
+/// The first `n` lines of `text`.
+fn first_lines(text: &str, n: usize) -> String {
+    text.lines().take(n).collect::<Vec<_>>().join(" / ")
 }
 
 struct RunningWorkload {
@@ -106,6 +152,8 @@ pub struct ContainersTarget {
     workloads: RefCell<BTreeMap<u64, RunningWorkload>>,
     writers: RefCell<BTreeMap<String, String>>,
     next_id: AtomicU64,
+    /// The run's history, for notes from faults and procedures.
+    history: RefCell<Option<History>>,
 }
 
 impl std::fmt::Debug for ContainersTarget {
@@ -148,6 +196,14 @@ impl ContainersTarget {
             workloads: RefCell::new(BTreeMap::new()),
             writers: RefCell::new(BTreeMap::new()),
             next_id: AtomicU64::new(1),
+            history: RefCell::new(None),
+        }
+    }
+
+    /// Writes a note into the run's history (redacted).
+    fn note(&self, text: impl AsRef<str>) {
+        if let Some(h) = self.history.borrow().as_ref() {
+            h.note(Redactor::global().redact(text.as_ref()));
         }
     }
 
@@ -213,23 +269,30 @@ impl ContainersTarget {
         Ok(s)
     }
 
-    fn endpoint(ctx: &ProbeContext, c: SC, port: Option<u16>) -> Result<SocketAddr, String> {
-        let key = match c {
-            SC::Hcd => "hcd",
-            SC::Janusgraph => "janusgraph",
-            SC::Vault => "vault",
-            SC::Prometheus => "prometheus",
-            SC::Alertmanager => "alertmanager",
-            SC::JmxExporters => "hcd-metrics",
+    /// The addresses a TLS probe checks: every node's listener, with `port` overriding.
+    fn endpoints(
+        ctx: &ProbeContext,
+        c: SC,
+        listener: Listener,
+        port: Option<u16>,
+    ) -> Result<Vec<SocketAddr>, String> {
+        let listener = if c == SC::JmxExporters {
+            Listener::Metrics
+        } else {
+            listener
         };
-        let mut addr = *ctx
-            .endpoints
-            .get(key)
-            .ok_or_else(|| format!("{c} is not part of this stack"))?;
+        let mut addrs = ctx.endpoints.get(&(c, listener)).cloned().ok_or_else(|| {
+            if listener == Listener::Internode {
+                "a one-node HCD has no internode traffic (internode TLS is on with three nodes)"
+                    .to_owned()
+            } else {
+                format!("{c} ({listener}) is not part of this stack")
+            }
+        })?;
         if let Some(p) = port {
-            addr.set_port(p);
+            addrs.iter_mut().for_each(|a| a.set_port(p));
         }
-        Ok(addr)
+        Ok(addrs)
     }
 
     fn component_name(c: SC, node: Option<u8>) -> Result<String, TargetError> {
@@ -256,6 +319,105 @@ impl ContainersTarget {
                     "a link fault on {other} (links: hcd = JanusGraph→HCD, janusgraph = clients→JanusGraph)"
                 ),
             }),
+        }
+    }
+
+    /// Reads an audit log from the run folder and judges it: at least one entry matches, and no
+    /// secret of the run appears in clear anywhere in the file.
+    fn audit_probe(
+        ctx: &ProbeContext,
+        component: SC,
+        user: Option<&str>,
+        keyspace: Option<&str>,
+        operation: Option<&str>,
+        path: Option<&str>,
+    ) -> ProbeOutcome {
+        let files: Vec<PathBuf> = match component {
+            SC::Vault => vec![ctx.run_dir.join("vault/logs/audit.log")],
+            _ => std::fs::read_dir(&ctx.run_dir)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter(|e| e.file_name().to_string_lossy().starts_with("hcd-"))
+                .map(|e| e.path().join("logs/audit.log"))
+                .collect(),
+        };
+        let mut text = String::new();
+        for f in &files {
+            match std::fs::read_to_string(f) {
+                Ok(t) => text.push_str(&t),
+                Err(e) => {
+                    return ProbeOutcome::unknown(format!("cannot read {}: {e}", f.display()));
+                }
+            }
+        }
+        if files.is_empty() {
+            return ProbeOutcome::unknown("no audit log in the run folder");
+        }
+        let leaked = Redactor::global()
+            .values()
+            .iter()
+            .filter(|v| v.len() >= 8 && text.contains(v.as_str()))
+            .count();
+        let (matched, observed) = match component {
+            SC::Vault => {
+                let path = path.unwrap_or("secret/data/janusgraph");
+                let since = ctx
+                    .started
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_default();
+                let t = audit::vault_trail(&text, path, &since);
+                if !t.clear.is_empty() {
+                    return ProbeOutcome::fail(format!(
+                        "{} value(s) of {path} are in clear in the audit log (keys: {})",
+                        t.clear.len(),
+                        t.clear.join(", ")
+                    ));
+                }
+                (
+                    t.reads,
+                    format!(
+                        "{} entries; {} read(s) of {path}, {} value(s), all HMAC'd",
+                        t.entries, t.reads, t.values
+                    ),
+                )
+            }
+            _ => {
+                let since = (ctx.started.unix_timestamp_nanos() / 1_000_000) as i64;
+                let entries: Vec<audit::CassandraEntry> = text
+                    .lines()
+                    .filter_map(audit::CassandraEntry::parse)
+                    .collect();
+                let n = entries
+                    .iter()
+                    .filter(|e| e.matches(since, user, keyspace, operation))
+                    .count();
+                (
+                    n,
+                    format!(
+                        "{} entries; {n} by {} on {} of {}",
+                        entries.len(),
+                        user.unwrap_or("anyone"),
+                        keyspace.unwrap_or("any keyspace"),
+                        operation.unwrap_or("any operation")
+                    ),
+                )
+            }
+        };
+        if leaked > 0 {
+            return ProbeOutcome::fail(format!(
+                "{leaked} secret value(s) of the run appear in clear in the audit log"
+            ));
+        }
+        ProbeOutcome {
+            status: if matched > 0 {
+                ProbeStatus::Pass
+            } else {
+                ProbeStatus::Fail
+            },
+            value: Some(matched as f64),
+            detail: (matched == 0).then(|| format!("no matching entry: {observed}")),
+            observed: Some(observed),
         }
     }
 
@@ -319,14 +481,51 @@ impl Target for ContainersTarget {
         for (name, took) in &stack.startup {
             history.note(format!("startup {name} {:.1}s", took.as_secs_f64()));
         }
-        let mut endpoints = BTreeMap::new();
+        let mut endpoints: BTreeMap<(SC, Listener), Vec<SocketAddr>> = BTreeMap::new();
         let lo = |p: u16| SocketAddr::from(([127, 0, 0, 1], p));
-        endpoints.insert("hcd".into(), lo(stack.ports.cql));
-        endpoints.insert("hcd-metrics".into(), lo(stack.ports.hcd_metrics[0]));
-        endpoints.insert("janusgraph".into(), lo(stack.ports.gremlin));
-        endpoints.insert("vault".into(), lo(stack.ports.vault));
-        endpoints.insert("prometheus".into(), lo(stack.ports.prometheus));
-        endpoints.insert("alertmanager".into(), lo(stack.ports.alertmanager));
+        let nodes: Vec<std::net::Ipv4Addr> = (1..=stack.config.hcd_nodes)
+            .map(|n| crate::stack::Component::Hcd(n).ip())
+            .collect();
+        let per_node = |ports: &mut dyn Iterator<Item = u16>| -> Vec<SocketAddr> {
+            nodes
+                .iter()
+                .zip(ports)
+                .map(|(ip, p)| SocketAddr::from((*ip, p)))
+                .collect()
+        };
+        endpoints.insert(
+            (SC::Hcd, Listener::Client),
+            per_node(&mut std::iter::repeat(stack.ports.cql)),
+        );
+        let hcd_metrics = per_node(&mut stack.ports.hcd_metrics.iter().copied());
+        endpoints.insert((SC::Hcd, Listener::Metrics), hcd_metrics.clone());
+        if stack.config.hcd_nodes > 1 {
+            endpoints.insert(
+                (SC::Hcd, Listener::Internode),
+                per_node(&mut std::iter::repeat(stack.ports.storage)),
+            );
+        }
+        let mut exporters = hcd_metrics;
+        if stack.config.graph {
+            endpoints.insert((SC::Janusgraph, Listener::Client), vec![lo(stack.ports.gremlin)]);
+            endpoints.insert(
+                (SC::Janusgraph, Listener::Metrics),
+                vec![lo(stack.ports.janusgraph_metrics)],
+            );
+            exporters.push(lo(stack.ports.janusgraph_metrics));
+        }
+        endpoints.insert((SC::JmxExporters, Listener::Metrics), exporters);
+        endpoints.insert((SC::Vault, Listener::Client), vec![lo(stack.ports.vault)]);
+        if stack.config.monitoring {
+            endpoints.insert(
+                (SC::Prometheus, Listener::Client),
+                vec![lo(stack.ports.prometheus)],
+            );
+            endpoints.insert(
+                (SC::Alertmanager, Listener::Client),
+                vec![lo(stack.ports.alertmanager)],
+            );
+        }
         let (_, consistency) = stack.config.replication();
         *self.ctx.borrow_mut() = Some(ProbeContext {
             gremlin: stack.client_gremlin_options(),
@@ -343,7 +542,12 @@ impl Target for ContainersTarget {
             } else {
                 Consistency::One
             },
+            run_dir: stack.config.run_dir.clone(),
+            started: time::OffsetDateTime::now_utc(),
+            janusgraph_password: stack.janusgraph_cql_password().clone(),
+            previous_password: None,
         });
+        *self.history.borrow_mut() = Some(history.clone());
         if let Some((persons, accounts, txns)) = spec.dataset {
             let t = std::time::Instant::now();
             let graph = BankingGraph::generate(
@@ -439,58 +643,186 @@ impl Target for ContainersTarget {
             }
             ProbeCheck::Tls {
                 component,
+                listener,
                 port,
                 min_version,
                 valid_for,
             } => {
-                let addr = match Self::endpoint(&ctx, *component, *port) {
+                let addrs = match Self::endpoints(&ctx, *component, *listener, *port) {
                     Ok(a) => a,
                     Err(e) => return ProbeOutcome::unknown(e),
                 };
-                if valid_for.is_some() {
-                    return ProbeOutcome::unknown(
-                        "certificate expiry checks (`valid_for`) are not implemented yet",
-                    );
-                }
-                match handshake(addr, &ctx.ca_pem).await {
-                    Ok(f) => {
-                        let ok = match min_version {
-                            TlsVersion::V1_2 => f.protocol == "TLSv1_2" || f.protocol == "TLSv1_3",
-                            TlsVersion::V1_3 => f.protocol == "TLSv1_3",
-                        };
-                        ProbeOutcome {
-                            status: if ok {
-                                ProbeStatus::Pass
-                            } else {
-                                ProbeStatus::Fail
-                            },
-                            value: None,
-                            observed: Some(format!("{} {}", f.protocol, f.cipher)),
-                            detail: (!ok).then(|| format!("negotiated {}", f.protocol)),
+                let now = time::OffsetDateTime::now_utc().unix_timestamp();
+                let mut seen = Vec::new();
+                let mut problems = Vec::new();
+                let mut least_days = f64::INFINITY;
+                for addr in addrs {
+                    let f = match handshake(addr, &ctx.ca_pem).await {
+                        Ok(f) => f,
+                        Err(e) => {
+                            problems.push(format!("{addr}: {e}"));
+                            continue;
+                        }
+                    };
+                    let days = f.days_left(now);
+                    least_days = least_days.min(days);
+                    seen.push(format!(
+                        "{addr} {} {} {} {days:.1}d left",
+                        f.protocol, f.cipher, f.subject
+                    ));
+                    let version_ok = match min_version {
+                        TlsVersion::V1_2 => f.protocol == "TLSv1_2" || f.protocol == "TLSv1_3",
+                        TlsVersion::V1_3 => f.protocol == "TLSv1_3",
+                    };
+                    if !version_ok {
+                        problems.push(format!("{addr}: negotiated {}", f.protocol));
+                    }
+                    if let Some(need) = valid_for {
+                        let need_days = need.as_secs_f64() / 86_400.0;
+                        if days < need_days {
+                            problems.push(format!(
+                                "{addr}: the certificate ({}) expires in {days:.2} days, less than the {need_days:.2} required",
+                                f.subject
+                            ));
                         }
                     }
-                    Err(e) => ProbeOutcome::fail(e),
+                }
+                ProbeOutcome {
+                    status: if problems.is_empty() {
+                        ProbeStatus::Pass
+                    } else {
+                        ProbeStatus::Fail
+                    },
+                    value: least_days.is_finite().then_some(least_days),
+                    observed: Some(seen.join("; ")),
+                    detail: (!problems.is_empty()).then(|| problems.join("; ")),
                 }
             }
-            ProbeCheck::PortRefusesPlaintext { component, port } => {
-                let addr = match Self::endpoint(&ctx, *component, *port) {
+            ProbeCheck::PortRefusesPlaintext {
+                component,
+                listener,
+                port,
+            } => {
+                let addrs = match Self::endpoints(&ctx, *component, *listener, *port) {
                     Ok(a) => a,
                     Err(e) => return ProbeOutcome::unknown(e),
                 };
-                let proto = match component {
-                    SC::Hcd => PlainProtocol::Cql,
-                    SC::Janusgraph => PlainProtocol::WebSocket,
+                let proto = match (component, listener) {
+                    (SC::Hcd, Listener::Client) => PlainProtocol::Cql,
+                    (SC::Janusgraph, Listener::Client) => PlainProtocol::WebSocket,
                     _ => PlainProtocol::Http,
                 };
-                match plaintext_refused(addr, proto).await {
-                    Ok(o) if o.is_refused() => ProbeOutcome {
-                        observed: Some(format!("{o:?}")),
-                        ..ProbeOutcome::pass()
-                    },
-                    Ok(o) => ProbeOutcome::fail(format!("served clear text: {o:?}")),
-                    Err(e) => ProbeOutcome::unknown(format!("could not connect to {addr}: {e}")),
+                let mut seen = Vec::new();
+                for addr in addrs {
+                    match plaintext_refused(addr, proto).await {
+                        Ok(o) if o.is_refused() => seen.push(format!("{addr}: {o:?}")),
+                        Ok(o) => {
+                            return ProbeOutcome::fail(format!("{addr} served clear text: {o:?}"));
+                        }
+                        Err(e) => {
+                            return ProbeOutcome::unknown(format!(
+                                "could not connect to {addr}: {e}"
+                            ));
+                        }
+                    }
+                }
+                ProbeOutcome {
+                    observed: Some(seen.join("; ")),
+                    ..ProbeOutcome::pass()
                 }
             }
+            ProbeCheck::TlsRefuses {
+                component,
+                listener,
+                port,
+                offer,
+            } => {
+                let addrs = match Self::endpoints(&ctx, *component, *listener, *port) {
+                    Ok(a) => a,
+                    Err(e) => return ProbeOutcome::unknown(e),
+                };
+                let mut seen = Vec::new();
+                for addr in addrs {
+                    let verdict = match offer {
+                        TlsOffer::Tls10 | TlsOffer::Tls11 => {
+                            let v = if *offer == TlsOffer::Tls10 {
+                                LegacyVersion::Tls10
+                            } else {
+                                LegacyVersion::Tls11
+                            };
+                            match legacy_outcome(addr, v).await {
+                                Ok(LegacyOutcome::Refused(how)) => Ok(Ok(how)),
+                                Ok(LegacyOutcome::Accepted) => {
+                                    Ok(Err(format!("{addr} accepted {offer}")))
+                                }
+                                Err(e) => Err(format!("{addr}: {e}")),
+                            }
+                        }
+                        TlsOffer::ForeignCa => foreign_ca_outcome(addr)
+                            .await
+                            .map_err(|e| format!("{addr}: {e}")),
+                    };
+                    match verdict {
+                        Ok(Ok(how)) => seen.push(format!("{addr}: {how}")),
+                        Ok(Err(defect)) => return ProbeOutcome::fail(defect),
+                        Err(e) => return ProbeOutcome::unknown(e),
+                    }
+                }
+                ProbeOutcome {
+                    observed: Some(seen.join("; ")),
+                    ..ProbeOutcome::pass()
+                }
+            }
+            ProbeCheck::CqlLogin { credential } => {
+                let password = match credential {
+                    Credential::Current => ctx.janusgraph_password.clone(),
+                    Credential::Previous => match &ctx.previous_password {
+                        Some(p) => p.clone(),
+                        None => {
+                            return ProbeOutcome::unknown(
+                                "no rotation happened yet: there is no previous password",
+                            );
+                        }
+                    },
+                };
+                let verdict = crate::runtime::login_verdict(
+                    crate::workload::cql::connect(
+                        &ctx.cql_node,
+                        crate::runtime::JANUSGRAPH_CQL_ROLE,
+                        &password,
+                        &ctx.ca_pem,
+                        Duration::from_secs(5),
+                    )
+                    .await
+                    .map(drop),
+                );
+                let want = *credential == Credential::Current;
+                match verdict {
+                    Ok(logged_in) if logged_in == want => ProbeOutcome {
+                        observed: Some(if logged_in { "logged in" } else { "rejected" }.into()),
+                        ..ProbeOutcome::pass()
+                    },
+                    Ok(logged_in) => ProbeOutcome::fail(format!(
+                        "the {credential} password was {}",
+                        if logged_in { "accepted" } else { "rejected" }
+                    )),
+                    Err(e) => ProbeOutcome::unknown(e),
+                }
+            }
+            ProbeCheck::AuditLog {
+                component,
+                user,
+                keyspace,
+                operation,
+                path,
+            } => Self::audit_probe(
+                &ctx,
+                *component,
+                user.as_deref(),
+                keyspace.as_deref(),
+                operation.as_deref(),
+                path.as_deref(),
+            ),
             ProbeCheck::Promql { expression, expect } => {
                 let http = https_client(&ctx.ca_pem);
                 match promql::query(&http, &ctx.prometheus, expression).await {
@@ -644,12 +976,48 @@ impl Target for ContainersTarget {
                 *self.cql.lock().await = None;
                 Applied::Destroyed(1)
             }
-            Fault::CertExpiry { .. } | Fault::RevokeSecret { .. } => {
+            Fault::RevokeSecret { path } => match parse_secret_path(path) {
+                Some(SecretPath::ServiceToken(service)) => {
+                    let mut stack = self.stack_mut(&what).await?;
+                    let r = stack
+                        .revoke_service_token(&service)
+                        .await
+                        .map_err(|e| failed(&what, crate::errors::render_chain(&e)))?;
+                    drop(stack);
+                    *self.gremlin.lock().await = None;
+                    self.note(format!(
+                        "revoke_secret {path}: Vault now answers the token with: {}",
+                        r.vault_answer
+                    ));
+                    self.note(format!(
+                        "revoke_secret {path}: {service} restarted and failed as expected: {}",
+                        first_lines(&r.service_error, 6)
+                    ));
+                    Applied::Revoked(service)
+                }
+                Some(SecretPath::KvVersion { mount, name, version }) => {
+                    let stack = self.stack_ref(&what).await?;
+                    stack
+                        .destroy_secret_versions(&mount, &name, &[version])
+                        .await
+                        .map_err(|e| failed(&what, crate::errors::render_chain(&e)))?;
+                    self.note(format!(
+                        "revoke_secret {path}: version {version} destroyed and confirmed unreadable"
+                    ));
+                    // Destruction is final: there is nothing to heal.
+                    Applied::Nothing
+                }
+                None => {
+                    return Err(TargetError::Unsupported {
+                        what: format!(
+                            "revoke_secret of {path:?} (supported: `auth/token/janusgraph`, JanusGraph's Vault token; `secret/<name>?version=N`, a KV v2 version)"
+                        ),
+                    });
+                }
+            },
+            Fault::CertExpiry { .. } => {
                 return Err(TargetError::Unsupported {
-                    what: format!(
-                        "{} (security faults come with issue #5)",
-                        fault.fault.kind()
-                    ),
+                    what: "cert_expiry (use `rotate_certificate` with a short `valid_for`)".into(),
                 });
             }
         };
@@ -690,6 +1058,19 @@ impl Target for ContainersTarget {
                     .map_err(|e| failed(&what, e))?
                     .map(drop)
                     .map_err(|e| failed(&what, crate::workload::error_chain(&e)))
+            }
+            Some(Applied::Revoked(service)) => {
+                let mut stack = self.stack_mut(&what).await?;
+                let took = stack
+                    .reissue_service_token(&service)
+                    .await
+                    .map_err(|e| failed(&what, crate::errors::render_chain(&e)))?;
+                drop(stack);
+                self.note(format!(
+                    "new Vault token issued for {service}; it started in {:.1}s",
+                    took.as_secs_f64()
+                ));
+                Ok(())
             }
             Some(Applied::Destroyed(n)) => {
                 // A destroyed node that no restore brought back comes back empty.
@@ -778,11 +1159,41 @@ impl Target for ContainersTarget {
                     detail: Some(format!("{name} ready in {:.1}s", took.as_secs_f64())),
                 })
             }
-            Recovery::RotateSecret { .. } | Recovery::RotateCertificate { .. } => {
-                Err(TargetError::Unsupported {
-                    what: format!("{} (comes with issue #5)", p.procedure.kind()),
+            Recovery::RotateSecret { path } => {
+                let name = path
+                    .strip_prefix("secret/")
+                    .map(|n| n.strip_prefix("data/").unwrap_or(n));
+                if name != Some("janusgraph") {
+                    return Err(TargetError::Unsupported {
+                        what: format!(
+                            "rotate_secret of {path:?} (supported: `secret/janusgraph`, the Cassandra password JanusGraph uses)"
+                        ),
+                    });
+                }
+                let mut stack = self.stack_mut(&what).await?;
+                let r = stack
+                    .rotate_janusgraph_cql_password()
+                    .await
+                    .map_err(|e| failed(&what, crate::errors::render_chain(&e)))?;
+                let current = stack.janusgraph_cql_password().clone();
+                drop(stack);
+                *self.gremlin.lock().await = None;
+                if let Some(ctx) = self.ctx.borrow_mut().as_mut() {
+                    ctx.janusgraph_password = current;
+                    ctx.previous_password = Some(r.previous.clone());
+                }
+                Ok(RecoveryOutcome {
+                    detail: Some(format!(
+                        "{path} version {} written and the role's password changed in {:.1}s; JanusGraph restarted on it in {:.1}s",
+                        r.version,
+                        r.change.as_secs_f64(),
+                        r.restart.as_secs_f64()
+                    )),
                 })
             }
+            Recovery::RotateCertificate { .. } => Err(TargetError::Unsupported {
+                what: format!("{} (not implemented yet)", p.procedure.kind()),
+            }),
         }
     }
 

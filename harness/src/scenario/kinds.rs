@@ -96,6 +96,47 @@ closed_enum! {
         GraphDigest = "graph_digest",
         /// A component's port refuses a plaintext connection.
         PortRefusesPlaintext = "port_refuses_plaintext",
+        /// A component's TLS port refuses a legacy protocol or a client trusting another CA
+        /// rejects it.
+        TlsRefuses = "tls_refuses",
+        /// A login to HCD as JanusGraph's role with its current or previous password.
+        CqlLogin = "cql_login",
+        /// An audit log (HCD's or Vault's) records the run's actions.
+        AuditLog = "audit_log",
+    }
+}
+
+closed_enum! {
+    /// Which of a component's listeners a TLS probe targets.
+    pub enum Listener {
+        /// The client port (CQL, Gremlin, the HTTP APIs).
+        Client = "client",
+        /// The JMX exporter's metrics port (`hcd`, `janusgraph`).
+        Metrics = "metrics",
+        /// HCD's internode (storage) port on every node.
+        Internode = "internode",
+    }
+}
+
+closed_enum! {
+    /// What a `tls_refuses` probe offers, which the server (or the client) must refuse.
+    pub enum TlsOffer {
+        /// A ClientHello whose highest version is TLS 1.0.
+        Tls10 = "tls1.0",
+        /// A ClientHello whose highest version is TLS 1.1.
+        Tls11 = "tls1.1",
+        /// A client trusting a CA other than the run's: it must reject the server's chain.
+        ForeignCa = "foreign_ca",
+    }
+}
+
+closed_enum! {
+    /// Which password of JanusGraph's HCD role a `cql_login` probe tries.
+    pub enum Credential {
+        /// The password in Vault now: the login must succeed.
+        Current = "current",
+        /// The password before the last rotation: the login must be rejected.
+        Previous = "previous",
     }
 }
 

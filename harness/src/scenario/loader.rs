@@ -1204,6 +1204,12 @@ fn validate_probe(
         ("state", p.state.is_some()),
         ("component", p.component.is_some()),
         ("port", p.port.is_some()),
+        ("listener", p.listener.is_some()),
+        ("offer", p.offer.is_some()),
+        ("credential", p.credential.is_some()),
+        ("user", p.user.is_some()),
+        ("keyspace", p.keyspace.is_some()),
+        ("operation", p.operation.is_some()),
         ("min_version", p.min_version.is_some()),
         ("valid_for", p.valid_for.is_some()),
         ("path", p.path.is_some()),
@@ -1219,10 +1225,22 @@ fn validate_probe(
         ProbeKind::Promql => (&["expression"], NUM.to_vec()),
         ProbeKind::VaultHealth => (&[], vec![]),
         ProbeKind::VaultAuth => (&[], vec!["path"]),
-        ProbeKind::Tls => (&["component"], vec!["port", "min_version", "valid_for"]),
+        ProbeKind::Tls => (
+            &["component"],
+            vec!["listener", "port", "min_version", "valid_for"],
+        ),
+        ProbeKind::TlsRefuses => (&["component", "offer"], vec!["listener", "port"]),
+        ProbeKind::CqlLogin => (&["credential"], vec![]),
+        ProbeKind::AuditLog => (
+            &["component"],
+            match p.component {
+                Some(Component::Vault) => vec!["path"],
+                _ => vec!["user", "keyspace", "operation"],
+            },
+        ),
         ProbeKind::Alert => (&["alert"], vec!["state"]),
         ProbeKind::GraphDigest => (&[], vec!["same_as"]),
-        ProbeKind::PortRefusesPlaintext => (&["component"], vec!["port"]),
+        ProbeKind::PortRefusesPlaintext => (&["component"], vec!["listener", "port"]),
     };
     let errs_before = v.errs.len();
     v.fields(
@@ -1273,6 +1291,31 @@ fn validate_probe(
     }
     if let Some(c) = p.component {
         in_stack(v, join(base, kp!["component"]), c);
+        if p.kind == ProbeKind::AuditLog && !matches!(c, Component::Hcd | Component::Vault) {
+            v.push(
+                Pending::new(
+                    join(base, kp!["component"]),
+                    format!("`{c}` keeps no audit log the harness reads"),
+                )
+                .hint("write `hcd` (Cassandra's audit log) or `vault` (OpenBao's audit device)"),
+            );
+        }
+        if let Some(l) = p.listener {
+            let ok = match l {
+                Listener::Client => true,
+                Listener::Metrics => matches!(c, Component::Hcd | Component::Janusgraph),
+                Listener::Internode => c == Component::Hcd,
+            };
+            if !ok {
+                v.push(
+                    Pending::new(
+                        join(base, kp!["listener"]),
+                        format!("`{c}` has no `{l}` listener"),
+                    )
+                    .hint("`metrics` exists on `hcd` and `janusgraph`, `internode` on `hcd`"),
+                );
+            }
+        }
     }
     if let Some(s) = &p.same_as {
         if s == &p.name {
@@ -1330,6 +1373,7 @@ fn validate_probe(
         },
         ProbeKind::Tls => ProbeCheck::Tls {
             component: p.component?,
+            listener: p.listener.unwrap_or(Listener::Client),
             port: p.port,
             min_version: p.min_version.unwrap_or(TlsVersion::V1_2),
             valid_for: dur(p.valid_for),
@@ -1343,7 +1387,24 @@ fn validate_probe(
         },
         ProbeKind::PortRefusesPlaintext => ProbeCheck::PortRefusesPlaintext {
             component: p.component?,
+            listener: p.listener.unwrap_or(Listener::Client),
             port: p.port,
+        },
+        ProbeKind::TlsRefuses => ProbeCheck::TlsRefuses {
+            component: p.component?,
+            listener: p.listener.unwrap_or(Listener::Client),
+            port: p.port,
+            offer: p.offer?,
+        },
+        ProbeKind::CqlLogin => ProbeCheck::CqlLogin {
+            credential: p.credential?,
+        },
+        ProbeKind::AuditLog => ProbeCheck::AuditLog {
+            component: p.component?,
+            user: p.user.clone(),
+            keyspace: p.keyspace.clone(),
+            operation: p.operation.clone(),
+            path: p.path.clone(),
         },
     };
     Some(ProbeSpec {

@@ -136,6 +136,7 @@ pub enum ProbeCheck {
     /// A TLS handshake.
     Tls {
         component: Component,
+        listener: Listener,
         port: Option<u16>,
         min_version: TlsVersion,
         valid_for: Option<Duration>,
@@ -152,7 +153,25 @@ pub enum ProbeCheck {
     /// A port refuses plaintext.
     PortRefusesPlaintext {
         component: Component,
+        listener: Listener,
         port: Option<u16>,
+    },
+    /// A TLS port refuses a legacy version, or a client trusting another CA rejects it.
+    TlsRefuses {
+        component: Component,
+        listener: Listener,
+        port: Option<u16>,
+        offer: TlsOffer,
+    },
+    /// A login as JanusGraph's HCD role.
+    CqlLogin { credential: Credential },
+    /// An audit log records the run's actions.
+    AuditLog {
+        component: Component,
+        user: Option<String>,
+        keyspace: Option<String>,
+        operation: Option<String>,
+        path: Option<String>,
     },
 }
 
@@ -169,6 +188,9 @@ impl ProbeCheck {
             Self::Alert { .. } => ProbeKind::Alert,
             Self::GraphDigest { .. } => ProbeKind::GraphDigest,
             Self::PortRefusesPlaintext { .. } => ProbeKind::PortRefusesPlaintext,
+            Self::TlsRefuses { .. } => ProbeKind::TlsRefuses,
+            Self::CqlLogin { .. } => ProbeKind::CqlLogin,
+            Self::AuditLog { .. } => ProbeKind::AuditLog,
         }
     }
 

@@ -226,13 +226,33 @@ pub struct ProbeRaw {
     /// `tls`, `port_refuses_plaintext`: the port (default: the component's client port).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port: Option<u16>,
+    /// `tls`, `tls_refuses`, `port_refuses_plaintext`: which listener (default `client`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listener: Option<Listener>,
+    /// `tls_refuses`: what is offered and must be refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offer: Option<TlsOffer>,
+    /// `cql_login`: which password to try.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<Credential>,
+    /// `audit_log` on `hcd`: the role whose actions must be recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// `audit_log` on `hcd`: the keyspace the actions touched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keyspace: Option<String>,
+    /// `audit_log` on `hcd`: the audited operation's category or statement type, e.g. `DML`,
+    /// `UPDATE` (case-insensitive).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation: Option<String>,
     /// `tls`: the minimum TLS version (default `1.2`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_version: Option<TlsVersion>,
     /// `tls`: the certificate must stay valid at least this long.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub valid_for: Option<HumanDuration>,
-    /// `vault_auth`: a secret path the authenticated client must be able to read.
+    /// `vault_auth`: a secret path the authenticated client must be able to read; `audit_log` on
+    /// `vault`: the path whose reads must be recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
     /// `graph_digest`: the name of another `graph_digest` probe whose last observation must match.
