@@ -204,7 +204,7 @@ fn subject(plan: &Plan) -> Option<Component> {
             | Fault::Latency { target, .. }
             | Fault::Loss { target, .. }
             | Fault::DiskFull { target, .. }
-            | Fault::CertExpiry { target }
+            | Fault::CertExpiry { target, .. }
             | Fault::Destroy { target, .. } => Some(*target),
             Fault::Partition { between } => Some(between[0].min(between[1])),
             Fault::RevokeSecret { .. } => Some(Component::Vault),

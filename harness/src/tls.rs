@@ -57,3 +57,29 @@ pub fn client_config(ca_pem: &str) -> Result<Arc<rustls::ClientConfig>, TlsError
     .with_no_client_auth();
     Ok(Arc::new(config))
 }
+
+/// Like [`client_config`], but certificates are judged as at `at` instead of now: chain and name
+/// are verified as usual, so a server can be shown to present a given certificate even after
+/// that certificate expired (certificate rollover confirms what is served this way).
+pub fn client_config_at(
+    ca_pem: &str,
+    at: rustls::pki_types::UnixTime,
+) -> Result<Arc<rustls::ClientConfig>, TlsError> {
+    #[derive(Debug)]
+    struct FixedTime(rustls::pki_types::UnixTime);
+    impl rustls::time_provider::TimeProvider for FixedTime {
+        fn current_time(&self) -> Option<rustls::pki_types::UnixTime> {
+            Some(self.0)
+        }
+    }
+    install_provider();
+    let config = rustls::ClientConfig::builder_with_details(
+        Arc::new(rustls::crypto::ring::default_provider()),
+        Arc::new(FixedTime(at)),
+    )
+    .with_safe_default_protocol_versions()
+    .expect("ring supports the default protocol versions")
+    .with_root_certificates(root_store(ca_pem)?)
+    .with_no_client_auth();
+    Ok(Arc::new(config))
+}

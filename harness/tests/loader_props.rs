@@ -107,6 +107,7 @@ fn scenario_file() -> impl Strategy<Value = ScenarioFile> {
                                     percent: None,
                                     path: None,
                                     volumes: None,
+                                    expires_in: None,
                                     duration: Some(HumanDuration(Duration::from_secs(30))),
                                 }),
                                 ..StepRaw::default()

@@ -125,9 +125,23 @@ impl HandshakeFacts {
 }
 
 /// Performs a TLS handshake with `addr` verifying the chain to the run's CA and the name/IP.
-pub async fn handshake(addr: SocketAddr, ca_pem: &str) -> Result<HandshakeFacts, String> {
-    let config = crate::tls::client_config(ca_pem).map_err(|e| e.to_string())?;
-    handshake_with(addr, config).await.map_err(|e| e.to_string())
+pub async fn handshake(addr: SocketAddr, ca_pem: &str) -> Result<HandshakeFacts, HandshakeError> {
+    let config = crate::tls::client_config(ca_pem).map_err(HandshakeError::config)?;
+    handshake_with(addr, config).await
+}
+
+/// Like [`handshake`], with certificates judged as at `at_unix` (seconds): tells which certificate
+/// a server presents even once it has expired.
+pub async fn handshake_at(
+    addr: SocketAddr,
+    ca_pem: &str,
+    at_unix: i64,
+) -> Result<HandshakeFacts, HandshakeError> {
+    let at = rustls::pki_types::UnixTime::since_unix_epoch(Duration::from_secs(
+        u64::try_from(at_unix).unwrap_or(0),
+    ));
+    let config = crate::tls::client_config_at(ca_pem, at).map_err(HandshakeError::config)?;
+    handshake_with(addr, config).await
 }
 
 /// Why a handshake did not complete.
@@ -143,7 +157,31 @@ pub enum HandshakeError {
         message: String,
         /// The client rejected the server's certificate (unknown issuer, bad name, expired).
         certificate_rejected: bool,
+        /// When the rejection was for expiry: the certificate's `notAfter` (Unix seconds).
+        expired_at: Option<i64>,
     },
+}
+
+impl HandshakeError {
+    fn config(e: crate::tls::TlsError) -> Self {
+        Self::Connect(format!("no client configuration: {e}"))
+    }
+
+    fn tls(message: impl Into<String>, certificate_rejected: bool) -> Self {
+        Self::Tls {
+            message: message.into(),
+            certificate_rejected,
+            expired_at: None,
+        }
+    }
+
+    /// The rejected certificate's `notAfter` when the handshake failed because it expired.
+    pub fn expired_at(&self) -> Option<i64> {
+        match self {
+            Self::Tls { expired_at, .. } => *expired_at,
+            Self::Connect(_) => None,
+        }
+    }
 }
 
 async fn handshake_with(
@@ -158,33 +196,36 @@ async fn handshake_with(
     let name = rustls::pki_types::ServerName::IpAddress(addr.ip().into());
     let tls = tokio::time::timeout(Duration::from_secs(5), connector.connect(name, tcp))
         .await
-        .map_err(|_| HandshakeError::Tls {
-            message: "handshake timed out".into(),
-            certificate_rejected: false,
-        })?
+        .map_err(|_| HandshakeError::tls("handshake timed out", false))?
         .map_err(|e| {
-            let certificate_rejected = e
+            let rustls_error = e
                 .get_ref()
-                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-                .is_some_and(|r| matches!(r, rustls::Error::InvalidCertificate(_)));
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>());
+            let certificate_rejected =
+                rustls_error.is_some_and(|r| matches!(r, rustls::Error::InvalidCertificate(_)));
+            let expired_at = match rustls_error {
+                Some(rustls::Error::InvalidCertificate(
+                    rustls::CertificateError::ExpiredContext { not_after, .. },
+                )) => i64::try_from(not_after.as_secs()).ok(),
+                _ => None,
+            };
             HandshakeError::Tls {
                 message: crate::workload::error_chain(&e),
                 certificate_rejected,
+                expired_at,
             }
         })?;
     let (_, conn) = tls.get_ref();
     let leaf = conn
         .peer_certificates()
         .and_then(|c| c.first())
-        .ok_or_else(|| HandshakeError::Tls {
-            message: "the server sent no certificate".into(),
-            certificate_rejected: true,
-        })?;
-    let (_, cert) =
-        x509_parser::parse_x509_certificate(leaf.as_ref()).map_err(|e| HandshakeError::Tls {
-            message: format!("the server's certificate does not parse: {e}"),
-            certificate_rejected: true,
-        })?;
+        .ok_or_else(|| HandshakeError::tls("the server sent no certificate", true))?;
+    let (_, cert) = x509_parser::parse_x509_certificate(leaf.as_ref()).map_err(|e| {
+        HandshakeError::tls(
+            format!("the server's certificate does not parse: {e}"),
+            true,
+        )
+    })?;
     Ok(HandshakeFacts {
         protocol: conn
             .protocol_version()
@@ -213,6 +254,7 @@ pub async fn foreign_ca_outcome(addr: SocketAddr) -> Result<Result<String, Strin
         Err(HandshakeError::Tls {
             message,
             certificate_rejected: true,
+            ..
         }) => Ok(Ok(message)),
         Err(e) => Err(e.to_string()),
     }
@@ -291,7 +333,9 @@ pub fn judge_legacy(version: LegacyVersion, answer: &[u8]) -> LegacyOutcome {
                 LegacyOutcome::Refused(format!("ServerHello for version {major}.{minor}"))
             }
         }
-        other => LegacyOutcome::Refused(format!("{} bytes that are not a ServerHello", other.len())),
+        other => {
+            LegacyOutcome::Refused(format!("{} bytes that are not a ServerHello", other.len()))
+        }
     }
 }
 
@@ -313,7 +357,9 @@ fn legacy_client_hello(version: LegacyVersion) -> Vec<u8> {
     ];
     let mut ext = Vec::new();
     // supported_groups: secp256r1, secp384r1, x25519
-    ext.extend_from_slice(&[0x00, 0x0a, 0x00, 0x08, 0x00, 0x06, 0x00, 0x17, 0x00, 0x18, 0x00, 0x1d]);
+    ext.extend_from_slice(&[
+        0x00, 0x0a, 0x00, 0x08, 0x00, 0x06, 0x00, 0x17, 0x00, 0x18, 0x00, 0x1d,
+    ]);
     // ec_point_formats: uncompressed
     ext.extend_from_slice(&[0x00, 0x0b, 0x00, 0x02, 0x01, 0x00]);
     let mut body = Vec::new();
@@ -364,12 +410,18 @@ mod tests {
         let hello = |maj, min| vec![0x16, 3, 1, 0, 80, 0x02, 0, 0, 76, maj, min, 0];
         assert_eq!(judge_legacy(Tls11, &hello(3, 2)), LegacyOutcome::Accepted);
         assert_eq!(judge_legacy(Tls10, &hello(3, 1)), LegacyOutcome::Accepted);
-        assert!(matches!(judge_legacy(Tls11, &hello(3, 3)), LegacyOutcome::Refused(_)));
+        assert!(matches!(
+            judge_legacy(Tls11, &hello(3, 3)),
+            LegacyOutcome::Refused(_)
+        ));
         assert_eq!(
             judge_legacy(Tls10, &[0x15, 3, 1, 0, 2, 2, 70]),
             LegacyOutcome::Refused("TLS alert 70 (protocol_version)".into())
         );
-        assert!(matches!(judge_legacy(Tls10, &[]), LegacyOutcome::Refused(_)));
+        assert!(matches!(
+            judge_legacy(Tls10, &[]),
+            LegacyOutcome::Refused(_)
+        ));
     }
 
     #[test]

@@ -10,7 +10,7 @@ mod target;
 pub use engine::{Engine, EngineError, LABEL_RUN, OrphanSweep};
 pub use service::{Service, ServiceError, ServiceSpec};
 pub use stack::{
-    GREMLIN_USER, HCD_ADMIN_ROLE, JANUSGRAPH_CQL_ROLE, KV_MOUNT, Revocation, Rotation,
-    RunningStack, StackError, login_verdict, wait_for,
+    CertInstalled, GREMLIN_USER, HCD_ADMIN_ROLE, JANUSGRAPH_CQL_ROLE, KV_MOUNT, Revocation,
+    Rotation, RunningStack, StackError, login_verdict, wait_for,
 };
 pub use target::{ContainersTarget, prepare, work_dir};

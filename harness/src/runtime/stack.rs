@@ -23,7 +23,9 @@ use crate::stack::{Component, Ports, RenderError, StackConfig, render};
 use crate::workload::cql::{self, CqlConnectError};
 use crate::workload::gremlin::{GremlinClient, GremlinError, GremlinOptions};
 
+mod certs;
 mod rotation;
+pub use certs::CertInstalled;
 pub use rotation::{Revocation, Rotation, login_verdict};
 
 /// The KV v2 mount holding the stack's secrets.
@@ -71,6 +73,13 @@ pub enum StackError {
         probe: &'static str,
         waited: Duration,
         last: String,
+    },
+    /// An operator procedure or a fault on a running stack did not do what it must.
+    #[error("{procedure} on {component} failed: {reason}")]
+    Procedure {
+        component: String,
+        procedure: &'static str,
+        reason: String,
     },
     /// Files of the run could not be written.
     #[error("failed to write {path}")]
@@ -151,9 +160,7 @@ impl RunningStack {
         let ports = Ports::allocate(config.hcd_nodes).map_err(io_err(&config.run_dir))?;
         let pki = RunPki::new(&config.run_id)?;
         let keystore_password = Secret::generate(32);
-        let ips: Vec<IpAddr> = (1..=config.hcd_nodes.max(1))
-            .map(|n| IpAddr::from([127, 0, 0, n]))
-            .collect();
+        let ips = certs::certificate_ips(config.hcd_nodes);
         for c in &components {
             pki.issue(
                 &c.name(),
@@ -1213,22 +1220,23 @@ impl RunningStack {
     }
 }
 
-/// Polls `f` until it succeeds or `limit` passes (a condition wait, not a fixed sleep).
-pub async fn wait_for<F, Fut>(
+/// Polls `f` until it succeeds or `limit` passes (a condition wait, not a fixed sleep); returns
+/// what the successful call gave.
+pub async fn wait_for<T, F, Fut>(
     component: &str,
     probe: &'static str,
     limit: Duration,
     mut f: F,
-) -> Result<(), StackError>
+) -> Result<T, StackError>
 where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<(), String>>,
+    Fut: std::future::Future<Output = Result<T, String>>,
 {
     let start = Instant::now();
     let mut delay = Duration::from_millis(50);
     loop {
         match f().await {
-            Ok(()) => return Ok(()),
+            Ok(v) => return Ok(v),
             Err(last) if start.elapsed() >= limit => {
                 return Err(StackError::Probe {
                     component: component.to_owned(),

@@ -25,8 +25,8 @@ use super::{Engine, RunningStack};
 use crate::fault::{LinkMode, LinkName};
 use crate::history::{History, OpKind, Outcome, ProbeStatus};
 use crate::images::ImageSet;
-use crate::probe::prometheus as promql;
 use crate::probe::audit;
+use crate::probe::prometheus as promql;
 use crate::probe::tls::{
     LegacyOutcome, LegacyVersion, PlainProtocol, foreign_ca_outcome, handshake, legacy_outcome,
     plaintext_refused,
@@ -96,6 +96,8 @@ enum Applied {
     Destroyed(u8),
     /// A service's Vault token was revoked (the service is stopped).
     Revoked(String),
+    /// A short-lived certificate was installed on a component: heal rolls it over.
+    ShortCert(String),
     Nothing,
 }
 
@@ -198,6 +200,26 @@ impl ContainersTarget {
             next_id: AtomicU64::new(1),
             history: RefCell::new(None),
         }
+    }
+
+    /// Installs a certificate on one component (see [`RunningStack::install_certificate`]);
+    /// JanusGraph restarts, so the cached Gremlin client is dropped.
+    async fn install_certificate(
+        &self,
+        what: &str,
+        name: &str,
+        validity: crate::pki::Validity,
+    ) -> Result<crate::runtime::CertInstalled, TargetError> {
+        let mut stack = self.stack_mut(what).await?;
+        let installed = stack
+            .install_certificate(name, validity)
+            .await
+            .map_err(|e| failed(what, crate::errors::render_chain(&e)))?;
+        drop(stack);
+        if name == "janusgraph" {
+            *self.gremlin.lock().await = None;
+        }
+        Ok(installed)
     }
 
     /// Writes a note into the run's history (redacted).
@@ -507,7 +529,10 @@ impl Target for ContainersTarget {
         }
         let mut exporters = hcd_metrics;
         if stack.config.graph {
-            endpoints.insert((SC::Janusgraph, Listener::Client), vec![lo(stack.ports.gremlin)]);
+            endpoints.insert(
+                (SC::Janusgraph, Listener::Client),
+                vec![lo(stack.ports.gremlin)],
+            );
             endpoints.insert(
                 (SC::Janusgraph, Listener::Metrics),
                 vec![lo(stack.ports.janusgraph_metrics)],
@@ -589,7 +614,10 @@ impl Target for ContainersTarget {
                 },
                 value: Some(v),
                 observed: Some(observed),
-                detail: (!ok).then(|| format!("observed {v}, expected {expect:?}")),
+                detail: (!ok).then(|| match expect {
+                    Some(e) => format!("observed {v}, expected {e}"),
+                    None => format!("observed {v}"),
+                }),
             }
         };
         match &probe.check {
@@ -647,6 +675,7 @@ impl Target for ContainersTarget {
                 port,
                 min_version,
                 valid_for,
+                expect,
             } => {
                 let addrs = match Self::endpoints(&ctx, *component, *listener, *port) {
                     Ok(a) => a,
@@ -659,6 +688,16 @@ impl Target for ContainersTarget {
                 for addr in addrs {
                     let f = match handshake(addr, &ctx.ca_pem).await {
                         Ok(f) => f,
+                        // With an expectation on days left, an expired certificate is a reading.
+                        Err(e) if expect.is_some() && e.expired_at().is_some() => {
+                            let days = (e.expired_at().unwrap_or(now) - now) as f64 / 86_400.0;
+                            least_days = least_days.min(days);
+                            seen.push(format!(
+                                "{addr} certificate expired {:.0}s ago",
+                                -days * 86_400.0
+                            ));
+                            continue;
+                        }
                         Err(e) => {
                             problems.push(format!("{addr}: {e}"));
                             continue;
@@ -686,6 +725,12 @@ impl Target for ContainersTarget {
                             ));
                         }
                     }
+                }
+                if let Some(x) = expect
+                    && least_days.is_finite()
+                    && !x.accepts(least_days)
+                {
+                    problems.push(format!("{least_days:.4} days left is outside {x}"));
                 }
                 ProbeOutcome {
                     status: if problems.is_empty() {
@@ -995,7 +1040,11 @@ impl Target for ContainersTarget {
                     ));
                     Applied::Revoked(service)
                 }
-                Some(SecretPath::KvVersion { mount, name, version }) => {
+                Some(SecretPath::KvVersion {
+                    mount,
+                    name,
+                    version,
+                }) => {
                     let stack = self.stack_ref(&what).await?;
                     stack
                         .destroy_secret_versions(&mount, &name, &[version])
@@ -1015,10 +1064,23 @@ impl Target for ContainersTarget {
                     });
                 }
             },
-            Fault::CertExpiry { .. } => {
-                return Err(TargetError::Unsupported {
-                    what: "cert_expiry (use `rotate_certificate` with a short `valid_for`)".into(),
-                });
+            Fault::CertExpiry {
+                target,
+                node,
+                expires_in,
+            } => {
+                let name = Self::component_name(*target, *node)?;
+                let validity = crate::pki::Validity {
+                    not_before: time::Duration::minutes(-5),
+                    not_after: time::Duration::try_from(*expires_in)
+                        .map_err(|e| failed(&what, e.to_string()))?,
+                };
+                let installed = self.install_certificate(&what, &name, validity).await?;
+                self.note(format!(
+                    "cert_expiry {name}: serial {} now served ({}), expiring at {} (unix)",
+                    installed.serial, installed.how, installed.not_after
+                ));
+                Applied::ShortCert(name)
             }
         };
         let id = self.id();
@@ -1058,6 +1120,18 @@ impl Target for ContainersTarget {
                     .map_err(|e| failed(&what, e))?
                     .map(drop)
                     .map_err(|e| failed(&what, crate::workload::error_chain(&e)))
+            }
+            Some(Applied::ShortCert(name)) => {
+                let installed = self
+                    .install_certificate(&what, &name, crate::pki::Validity::default())
+                    .await?;
+                self.note(format!(
+                    "{name} rolled over to serial {} ({}) in {:.1}s",
+                    installed.serial,
+                    installed.how,
+                    installed.took.as_secs_f64()
+                ));
+                Ok(())
             }
             Some(Applied::Revoked(service)) => {
                 let mut stack = self.stack_mut(&what).await?;
@@ -1191,9 +1265,36 @@ impl Target for ContainersTarget {
                     )),
                 })
             }
-            Recovery::RotateCertificate { .. } => Err(TargetError::Unsupported {
-                what: format!("{} (not implemented yet)", p.procedure.kind()),
-            }),
+            Recovery::RotateCertificate { component } => {
+                let names = match component {
+                    SC::Hcd => {
+                        let nodes = self.stack_ref(&what).await?.config.hcd_nodes;
+                        (1..=nodes).map(|n| format!("hcd-{n}")).collect()
+                    }
+                    c => vec![Self::component_name(*c, None)?],
+                };
+                let mut done = Vec::new();
+                for name in names {
+                    let c = self
+                        .install_certificate(&what, &name, crate::pki::Validity::default())
+                        .await?;
+                    done.push(format!(
+                        "{name}: serial {} -> {} by {} in {:.1}s{}",
+                        c.old_serial.as_deref().unwrap_or("?"),
+                        c.serial,
+                        c.how,
+                        c.took.as_secs_f64(),
+                        if c.metrics_reloaded {
+                            ""
+                        } else {
+                            " (its JMX exporter keeps the old certificate until the JVM restarts)"
+                        }
+                    ));
+                }
+                Ok(RecoveryOutcome {
+                    detail: Some(done.join("; ")),
+                })
+            }
         }
     }
 

@@ -1227,7 +1227,11 @@ fn validate_probe(
         ProbeKind::VaultAuth => (&[], vec!["path"]),
         ProbeKind::Tls => (
             &["component"],
-            vec!["listener", "port", "min_version", "valid_for"],
+            [
+                &["listener", "port", "min_version", "valid_for"][..],
+                &NUM[..],
+            ]
+            .concat(),
         ),
         ProbeKind::TlsRefuses => (&["component", "offer"], vec!["listener", "port"]),
         ProbeKind::CqlLogin => (&["credential"], vec![]),
@@ -1377,6 +1381,7 @@ fn validate_probe(
             port: p.port,
             min_version: p.min_version.unwrap_or(TlsVersion::V1_2),
             valid_for: dur(p.valid_for),
+            expect,
         },
         ProbeKind::Alert => ProbeCheck::Alert {
             alert: p.alert.clone()?,
@@ -1559,6 +1564,7 @@ fn validate_fault(
         ("path", f.path.is_some()),
         ("volumes", f.volumes.is_some()),
         ("duration", f.duration.is_some()),
+        ("expires_in", f.expires_in.is_some()),
     ];
     let (required, allowed): (&[&str], &[&str]) = match f.kind {
         FaultKind::Kill | FaultKind::Restart => (&["target"], &["node"]),
@@ -1566,7 +1572,7 @@ fn validate_fault(
         FaultKind::Partition => (&["between"], &["duration"]),
         FaultKind::Latency => (&["target", "delay"], &["jitter", "duration"]),
         FaultKind::Loss => (&["target", "percent"], &["duration"]),
-        FaultKind::CertExpiry => (&["target"], &[]),
+        FaultKind::CertExpiry => (&["target"], &["node", "expires_in"]),
         FaultKind::RevokeSecret => (&["path"], &[]),
         FaultKind::Destroy => (&["target"], &["volumes"]),
     };
@@ -1641,6 +1647,7 @@ fn validate_fault(
         );
     }
     v.positive(join(base, kp!["delay"]), f.delay);
+    v.positive(join(base, kp!["expires_in"]), f.expires_in);
     v.positive(join(base, kp!["duration"]), f.duration);
     if v.errs.len() != before {
         return None;
@@ -1672,7 +1679,11 @@ fn validate_fault(
             target: f.target?,
             node: f.node,
         },
-        FaultKind::CertExpiry => Fault::CertExpiry { target: f.target? },
+        FaultKind::CertExpiry => Fault::CertExpiry {
+            target: f.target?,
+            node: f.node,
+            expires_in: dur(f.expires_in).unwrap_or(Duration::from_secs(60)),
+        },
         FaultKind::RevokeSecret => Fault::RevokeSecret {
             path: f.path.clone()?,
         },

@@ -140,6 +140,9 @@ pub enum ProbeCheck {
         port: Option<u16>,
         min_version: TlsVersion,
         valid_for: Option<Duration>,
+        /// On the days left of the certificate with the fewest; an expired certificate is then
+        /// an observation (negative days), not a failed handshake.
+        expect: Option<Expect>,
     },
     /// A PromQL expression.
     Promql {
@@ -213,6 +216,23 @@ pub enum Expect {
     Equals { value: f64, tolerance: f64 },
     /// `min <= value <= max`.
     Range { min: Option<f64>, max: Option<f64> },
+}
+
+impl std::fmt::Display for Expect {
+    /// `= 3`, `= 3 ± 0.5`, `>= 1`, `<= 7`, `in [1, 7]`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            Self::Equals { value, tolerance } if tolerance == 0.0 => write!(f, "= {value}"),
+            Self::Equals { value, tolerance } => write!(f, "= {value} ± {tolerance}"),
+            Self::Range {
+                min: Some(a),
+                max: Some(b),
+            } => write!(f, "in [{a}, {b}]"),
+            Self::Range { min: Some(a), .. } => write!(f, ">= {a}"),
+            Self::Range { max: Some(b), .. } => write!(f, "<= {b}"),
+            Self::Range { .. } => f.write_str("any value"),
+        }
+    }
 }
 
 impl Expect {
@@ -366,6 +386,9 @@ pub enum Fault {
     },
     CertExpiry {
         target: Component,
+        node: Option<u8>,
+        /// How long after installation the certificate expires.
+        expires_in: Duration,
     },
     RevokeSecret {
         path: String,
@@ -406,7 +429,15 @@ impl Fault {
                 format!("latency {target} +{}", humantime::format_duration(*delay))
             }
             Self::Loss { target, percent } => format!("loss {target} {percent}%"),
-            Self::CertExpiry { target } => format!("cert_expiry {target}"),
+            Self::CertExpiry {
+                target,
+                node: n,
+                expires_in,
+            } => format!(
+                "cert_expiry {target}{} in {}",
+                node(n),
+                humantime::format_duration(*expires_in)
+            ),
             Self::RevokeSecret { path } => format!("revoke_secret {path}"),
             Self::Destroy { target, volumes } => {
                 format!(

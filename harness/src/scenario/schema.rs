@@ -245,7 +245,8 @@ pub struct ProbeRaw {
     /// `UPDATE` (case-insensitive).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub operation: Option<String>,
-    /// `tls`: the minimum TLS version (default `1.2`).
+    /// `tls`: the minimum TLS version (default `1.2`). With `equals`, `min` or `max`, a `tls`
+    /// probe's value is the days left on the certificate with the fewest (negative: expired).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_version: Option<TlsVersion>,
     /// `tls`: the certificate must stay valid at least this long.
@@ -380,6 +381,9 @@ pub struct FaultRaw {
     /// `revoke_secret`: the Vault path of the secret or lease.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
+    /// `cert_expiry`: how long after it is installed the certificate expires (default 1m).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_in: Option<HumanDuration>,
     /// `destroy`: also destroy the data volumes (default false).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub volumes: Option<bool>,

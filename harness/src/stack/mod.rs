@@ -37,6 +37,21 @@ pub struct Capabilities {
 }
 
 impl Component {
+    /// The component named `name` (`vault`, `hcd-2`, …), as [`Component::name`] spells it.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "vault" => Some(Component::Vault),
+            "janusgraph" => Some(Component::Janusgraph),
+            "alertmanager" => Some(Component::Alertmanager),
+            "prometheus" => Some(Component::Prometheus),
+            _ => name
+                .strip_prefix("hcd-")
+                .and_then(|n| n.parse().ok())
+                .filter(|n| *n >= 1)
+                .map(Component::Hcd),
+        }
+    }
+
     /// The name used for containers, folders and logs.
     pub fn name(self) -> String {
         match self {

@@ -126,11 +126,10 @@ impl RunningStack {
     /// refusal. The service is left stopped; [`RunningStack::reissue_service_token`] heals.
     pub async fn revoke_service_token(&mut self, service: &str) -> Result<Revocation, StackError> {
         if service != "janusgraph" {
-            return Err(StackError::Probe {
+            return Err(StackError::Procedure {
                 component: service.into(),
-                probe: "token revocation",
-                waited: Duration::ZERO,
-                last: "only JanusGraph renders its configuration from Vault at start".into(),
+                procedure: "token revocation",
+                reason: "only JanusGraph renders its configuration from Vault at start".into(),
             });
         }
         let path = self
@@ -150,32 +149,29 @@ impl RunningStack {
             .map_err(StackError::Vault)?;
         let vault_answer = match self.vault.lookup_self(&token).await {
             Ok(_) => {
-                return Err(StackError::Probe {
+                return Err(StackError::Procedure {
                     component: "vault".into(),
-                    probe: "token revocation",
-                    waited: Duration::ZERO,
-                    last: "the revoked token still authenticates".into(),
+                    procedure: "token revocation",
+                    reason: "the revoked token still authenticates".into(),
                 });
             }
             Err(e) => crate::errors::render_chain(&e),
         };
         let service_error = match self.restart(service).await {
             Ok(_) => {
-                return Err(StackError::Probe {
+                return Err(StackError::Procedure {
                     component: service.into(),
-                    probe: "restart with a revoked token",
-                    waited: Duration::ZERO,
-                    last: "the service started although its Vault token was revoked".into(),
+                    procedure: "restart with a revoked token",
+                    reason: "the service started although its Vault token was revoked".into(),
                 });
             }
             Err(e) => crate::errors::render_chain(&e),
         };
         if !service_error.contains("permission denied") {
-            return Err(StackError::Probe {
+            return Err(StackError::Procedure {
                 component: service.into(),
-                probe: "restart with a revoked token",
-                waited: Duration::ZERO,
-                last: format!("it failed, but not with Vault's refusal: {service_error}"),
+                procedure: "restart with a revoked token",
+                reason: format!("it failed, but not with Vault's refusal: {service_error}"),
             });
         }
         Ok(Revocation {
@@ -221,11 +217,10 @@ impl RunningStack {
                 .map_err(StackError::Vault)?
                 .is_some()
             {
-                return Err(StackError::Probe {
+                return Err(StackError::Procedure {
                     component: "vault".into(),
-                    probe: "secret destruction",
-                    waited: Duration::ZERO,
-                    last: format!("{mount}/{name} version {v} still reads"),
+                    procedure: "secret destruction",
+                    reason: format!("{mount}/{name} version {v} still reads"),
                 });
             }
         }
