@@ -136,6 +136,18 @@ pub enum Event {
     ReadBack { workload: String, values: Vec<u64> },
     /// A free-form note (e.g. why the run stopped).
     Note { message: String },
+    /// A figure a procedure measured about itself (a restore's throughput beside a plain copy
+    /// of the same files), with its own target when the figure has one by definition.
+    Measure {
+        step: String,
+        name: String,
+        value: f64,
+        unit: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at_least: Option<f64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at_most: Option<f64>,
+    },
 }
 
 /// One history entry.

@@ -356,6 +356,32 @@ impl VaultClient {
             })
     }
 
+    /// Reads `mount/name` with `token` and returns how many fields it holds, without keeping any
+    /// value (an access check: the values stay in Vault, so nothing is registered or logged).
+    pub async fn kv_field_count(
+        &self,
+        token: &Secret,
+        mount: &str,
+        name: &str,
+    ) -> Result<usize, VaultError> {
+        let v = self
+            .call(
+                reqwest::Method::GET,
+                &format!("{mount}/data/{name}"),
+                Some(token),
+                None,
+                &format!("reading {mount}/{name}"),
+            )
+            .await?;
+        v["data"]["data"]
+            .as_object()
+            .map(|m| m.len())
+            .ok_or_else(|| VaultError::Shape {
+                what: format!("reading {mount}/{name}"),
+                field: "data.data".into(),
+            })
+    }
+
     /// Writes an ACL policy.
     pub async fn put_policy(
         &self,

@@ -53,6 +53,9 @@ pub fn evaluate(plan: &Plan, log: &Log, th: &Thresholds, run_error: Option<&str>
     checks.push(method_steps(&ix, &steps));
     let rollbacks: Vec<String> = plan.rollbacks.iter().map(|s| s.name.clone()).collect();
     checks.push(rollback_steps(&ix, &rollbacks));
+    if !ix.measures.is_empty() {
+        checks.push(measured(&ix));
+    }
     if let Some(e) = run_error {
         checks.push(CheckResult::new(
             "run",
@@ -84,6 +87,38 @@ pub fn evaluate(plan: &Plan, log: &Log, th: &Thresholds, run_error: Option<&str>
         figures,
         timeline: timeline(&ix),
     }
+}
+
+/// The figures procedures measured about themselves (e.g. a restore's throughput beside a plain
+/// copy of the same files): pass when every one with a target meets it.
+fn measured(ix: &Index) -> CheckResult {
+    let mut r = CheckResult::new("measured", "measured", Verdict::Pass, String::new());
+    let mut missed = Vec::new();
+    for m in &ix.measures {
+        let target = match (m.at_least, m.at_most) {
+            (Some(v), _) => Some(Target::at_least(v)),
+            (None, Some(v)) => Some(Target::at_most(v)),
+            (None, None) => None,
+        };
+        let f = Figure::new(&m.name, Some(m.value), &m.unit, target);
+        if f.target.is_some() && f.verdict() == Verdict::Fail {
+            missed.push(format!(
+                "{} {:.3} {} (step `{}`)",
+                m.name, m.value, m.unit, m.step
+            ));
+        }
+        r.figures.push(f);
+    }
+    if missed.is_empty() {
+        r.summary = format!(
+            "{} figure(s) measured by procedures; every target met",
+            r.figures.len()
+        );
+    } else {
+        r.verdict = Verdict::Fail;
+        r.summary = format!("target missed: {}", missed.join(", "));
+    }
+    r
 }
 
 /// The figures a check reports, unmeasured, so a check that could not run still shows its
@@ -190,5 +225,71 @@ fn run_check(
                 .collect();
             probe_steps(ix, name, probe, &steps)
         }
+    }
+}
+
+#[cfg(test)]
+mod measured_tests {
+    use super::*;
+    use crate::history::{Event, History};
+    use crate::scenario::{LoadOptions, load_str};
+
+    fn plan() -> Plan {
+        load_str(
+            "m.toml",
+            r#"
+[scenario]
+name = "m"
+description = "A restore measures itself."
+[[step]]
+name = "restore"
+recover = { procedure = "restart", component = "hcd" }
+"#,
+            &LoadOptions::default(),
+        )
+        .unwrap()
+    }
+
+    fn run_with(ratio: f64) -> Evaluation {
+        let h = History::new("r", "m");
+        h.append(Event::StepStart {
+            step: "restore".into(),
+            action: "recover".into(),
+            rollback: false,
+        });
+        for (name, value, at_least) in [
+            ("restore_files_vs_plain_copy", ratio, Some(0.5)),
+            ("restore_bytes", 1000.0, None),
+        ] {
+            h.append(Event::Measure {
+                step: "restore".into(),
+                name: name.into(),
+                value,
+                unit: "ratio".into(),
+                at_least,
+                at_most: None,
+            });
+        }
+        h.append(Event::StepEnd {
+            step: "restore".into(),
+            ok: true,
+            detail: None,
+        });
+        evaluate(&plan(), &h.snapshot(), &Thresholds::default(), None)
+    }
+
+    #[test]
+    fn a_procedure_figure_is_reported_and_judged_against_its_own_target() {
+        let ok = run_with(0.8);
+        let c = ok.checks.iter().find(|c| c.name == "measured").unwrap();
+        assert_eq!(c.verdict, Verdict::Pass, "{}", c.summary);
+        assert_eq!(c.figures.len(), 2);
+        assert!(ok.figures.iter().any(|f| f.name == "restore_files_vs_plain_copy"));
+
+        let slow = run_with(0.2);
+        let c = slow.checks.iter().find(|c| c.name == "measured").unwrap();
+        assert_eq!(c.verdict, Verdict::Fail);
+        assert!(c.summary.contains("restore_files_vs_plain_copy"), "{}", c.summary);
+        assert_eq!(slow.verdict, Verdict::Fail);
     }
 }

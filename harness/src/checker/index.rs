@@ -59,6 +59,17 @@ pub struct StepRec {
     pub end: Option<(u64, bool, Option<String>, u64)>,
 }
 
+/// A figure a procedure measured ([`Event::Measure`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MeasureRec {
+    pub step: String,
+    pub name: String,
+    pub value: f64,
+    pub unit: String,
+    pub at_least: Option<f64>,
+    pub at_most: Option<f64>,
+}
+
 /// The indexed history.
 #[derive(Debug, Clone, Default)]
 pub struct Index {
@@ -73,6 +84,8 @@ pub struct Index {
     pub phases: Vec<(u64, String, u64)>,
     /// Read-backs by workload name: `(values, seq)`.
     pub readbacks: HashMap<String, (Vec<u64>, u64)>,
+    /// Figures procedures measured about themselves, in history order.
+    pub measures: Vec<MeasureRec>,
     /// Completions whose invocation is missing (a history bug).
     pub orphan_completions: u64,
     /// The time of the last entry.
@@ -190,6 +203,21 @@ impl Index {
                     ix.readbacks
                         .insert(workload.clone(), (values.clone(), e.seq));
                 }
+                Event::Measure {
+                    step,
+                    name,
+                    value,
+                    unit,
+                    at_least,
+                    at_most,
+                } => ix.measures.push(MeasureRec {
+                    step: step.clone(),
+                    name: name.clone(),
+                    value: *value,
+                    unit: unit.clone(),
+                    at_least: *at_least,
+                    at_most: *at_most,
+                }),
                 Event::Note { .. } => {}
             }
         }

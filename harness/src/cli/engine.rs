@@ -364,8 +364,28 @@ pub fn run(a: RunArgs) -> Result<u8, CliError> {
     }
     let mut plans = Vec::new();
     let mut bad = false;
+    // A profile is applied to the files that define it; the others run as written (a folder
+    // holds scenarios with and without, say, a `nightly` profile).
+    let base_opts = LoadOptions {
+        profile: None,
+        ..opts.clone()
+    };
     for f in &files {
-        match load(f, &opts) {
+        let loaded = match load(f, &base_opts) {
+            Ok(p) => match &opts.profile {
+                Some(name) if p.profiles.contains(name) => load(f, &opts),
+                Some(name) => {
+                    eprintln!(
+                        "note: {} has no profile `{name}`: it runs as written",
+                        f.display()
+                    );
+                    Ok(p)
+                }
+                None => Ok(p),
+            },
+            Err(e) => Err(e),
+        };
+        match loaded {
             Ok(p) => plans.push(p),
             Err(e) => {
                 bad = true;

@@ -115,6 +115,7 @@ impl Target for FakeTarget {
         }
         Ok(RecoveryOutcome {
             detail: Some("restored".into()),
+            ..RecoveryOutcome::default()
         })
     }
     async fn start_workload(

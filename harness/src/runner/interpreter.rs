@@ -422,7 +422,19 @@ impl<T: Target> Runner<'_, T> {
                 }
             }
             Action::Recover(r) => match timeout(r.timeout, self.target.recover(r)).await {
-                Ok(Ok(o)) => Ok(o.detail),
+                Ok(Ok(o)) => {
+                    for m in o.measures {
+                        self.history.append(Event::Measure {
+                            step: step.name.clone(),
+                            name: m.name,
+                            value: m.value,
+                            unit: m.unit,
+                            at_least: m.at_least,
+                            at_most: m.at_most,
+                        });
+                    }
+                    Ok(o.detail)
+                }
                 Ok(Err(e)) => Err(e.to_string()),
                 Err(_) => Err(format!(
                     "the procedure did not finish within {}",

@@ -16,6 +16,7 @@ mod fake;
 
 pub use interpreter::{RunOptions, RunRecord, run};
 pub use target::{
-    FaultHandle, ProbeOutcome, RecoveryOutcome, Target, TargetError, WorkloadId, WorkloadSummary,
+    FaultHandle, Measure, ProbeOutcome, RecoveryOutcome, Target, TargetError, WorkloadId,
+    WorkloadSummary,
 };
 pub use unwired::{NOT_WIRED, UnwiredTarget};

@@ -61,6 +61,41 @@ impl ProbeOutcome {
 pub struct RecoveryOutcome {
     /// What it did, for the history.
     pub detail: Option<String>,
+    /// Figures it measured about itself; each becomes a figure of the scenario's report.
+    pub measures: Vec<Measure>,
+}
+
+/// A figure measured by a procedure.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Measure {
+    /// snake_case, ending in its unit where there is one (`restore_throughput_mib_per_second`).
+    pub name: String,
+    pub value: f64,
+    /// `ratio`, `seconds`, `bytes`, `mib_per_second`, …
+    pub unit: String,
+    /// The figure passes only at or above this.
+    pub at_least: Option<f64>,
+    /// The figure passes only at or below this.
+    pub at_most: Option<f64>,
+}
+
+impl Measure {
+    /// A figure without a target.
+    pub fn new(name: &str, value: f64, unit: &str) -> Self {
+        Self {
+            name: name.into(),
+            value,
+            unit: unit.into(),
+            at_least: None,
+            at_most: None,
+        }
+    }
+
+    /// The same, passing only at or above `min`.
+    pub fn at_least(mut self, min: f64) -> Self {
+        self.at_least = Some(min);
+        self
+    }
 }
 
 /// What a workload reports when stopped.
