@@ -193,11 +193,25 @@ fn run_check(
             settle,
         } => rto(ix, name, fault, probes, *settle, th.rto),
         Check::Rpo { workload } => rpo(ix, name, workload, th.rpo),
-        Check::Latency { workload } => {
+        Check::Latency { workload, from } => {
             let interval = plan
                 .workload(workload)
                 .filter(|w| w.rate > 0.0)
                 .map(|w| Duration::from_secs_f64(f64::from(w.concurrency) / w.rate));
+            let from_ns = match from {
+                Some(step) => Some(
+                    ix.steps
+                        .iter()
+                        .find(|s| &s.name == step && !s.rollback)
+                        .map(|s| s.start_ns)
+                        .ok_or_else(|| {
+                            CheckError::MissingData(format!(
+                                "step `{step}`, where the latency window starts, never ran"
+                            ))
+                        })?,
+                ),
+                None => None,
+            };
             latency(
                 ix,
                 name,
@@ -208,8 +222,15 @@ fn run_check(
                     p99: th.p99_latency,
                     error_rate: th.error_rate,
                     expected_interval: interval,
+                    from_ns,
                 },
             )
+            .map(|mut r| {
+                if let Some(step) = from {
+                    r.summary = format!("from step `{step}` on: {}", r.summary);
+                }
+                r
+            })
         }
         Check::Availability { workload } => availability(ix, name, workload, th.availability),
         Check::TimeToDetect { fault, alert } => {
@@ -284,12 +305,20 @@ recover = { procedure = "restart", component = "hcd" }
         let c = ok.checks.iter().find(|c| c.name == "measured").unwrap();
         assert_eq!(c.verdict, Verdict::Pass, "{}", c.summary);
         assert_eq!(c.figures.len(), 2);
-        assert!(ok.figures.iter().any(|f| f.name == "restore_files_vs_plain_copy"));
+        assert!(
+            ok.figures
+                .iter()
+                .any(|f| f.name == "restore_files_vs_plain_copy")
+        );
 
         let slow = run_with(0.2);
         let c = slow.checks.iter().find(|c| c.name == "measured").unwrap();
         assert_eq!(c.verdict, Verdict::Fail);
-        assert!(c.summary.contains("restore_files_vs_plain_copy"), "{}", c.summary);
+        assert!(
+            c.summary.contains("restore_files_vs_plain_copy"),
+            "{}",
+            c.summary
+        );
         assert_eq!(slow.verdict, Verdict::Fail);
     }
 }

@@ -23,6 +23,8 @@ pub struct LatencyLimits {
     /// The interval between one worker's operations (concurrency / rate), for the correction
     /// when the history has no intended send times.
     pub expected_interval: Option<Duration>,
+    /// Judge only operations meant to be sent at or after this time (ns since the start).
+    pub from_ns: Option<u64>,
 }
 
 /// Highest latency recorded: one hour, in microseconds.
@@ -65,7 +67,11 @@ pub fn latency(
     let (mut total, mut errors, mut ok) = (0u64, 0u64, 0u64);
     let (mut first, mut last) = (u64::MAX, 0u64);
     let interval_us = lim.expected_interval.map(|d| d.as_micros() as u64);
+    let from_ns = lim.from_ns.unwrap_or(0);
     for op in ix.ops_of(w) {
+        if op.intended_ns.unwrap_or(op.invoke_ns) < from_ns {
+            continue;
+        }
         total += 1;
         match op.complete {
             Some((t, Outcome::Ok, _)) => {
@@ -261,6 +267,28 @@ mod tests {
             latency(&ix, "lat", "w", lim).unwrap().verdict,
             Verdict::Fail
         );
+    }
+
+    #[test]
+    fn a_window_leaves_the_warm_up_out() {
+        // Ten slow operations while the system warms up, then ninety fast ones.
+        let lat: Vec<u64> = (0..100).map(|i| if i < 10 { 5_000 } else { 10 }).collect();
+        let ix = ops(&lat, None, false);
+        let lim = LatencyLimits {
+            p99: Some(Duration::from_millis(100)),
+            ..Default::default()
+        };
+        assert_eq!(
+            latency(&ix, "lat", "w", lim).unwrap().verdict,
+            Verdict::Fail
+        );
+        let windowed = LatencyLimits {
+            from_ns: Some(10 * 100 * MS),
+            ..lim
+        };
+        let r = latency(&ix, "lat", "w", windowed).unwrap();
+        assert_eq!(r.verdict, Verdict::Pass, "{}", r.summary);
+        assert!(r.summary.starts_with("90 ops"), "{}", r.summary);
     }
 
     #[test]

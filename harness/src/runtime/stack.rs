@@ -665,10 +665,28 @@ impl RunningStack {
             ("gremlin_port", self.ports.gremlin.to_string()),
             ("tls_dir", self.tls_dir(c).display().to_string()),
             ("cql_hosts", hosts.join(",")),
+            // The credentials graph is opened by Gremlin Server's SimpleAuthenticator from its
+            // properties file, where a comma list is not split ("invalid contact point
+            // 127.0.0.1,127.0.0.2,..."): it gets one contact point; the driver finds the others.
+            ("cql_first_host", hosts[0].clone()),
             ("cql_port", cql_port.to_string()),
             ("keyspace", "janusgraph".to_owned()),
             ("replication_factor", rf.to_string()),
             ("consistency", consistency.to_owned()),
+            // JanusGraph 1.1 creates its tables one by one and prepares statements on every node
+            // at once; with several nodes on two cores a node could still miss a table created
+            // an instant before ("table ... does not exist", JanusGraph issue 4011). Its own
+            // remedy is a pause after each creation (only on the first start: existing tables
+            // are not created again).
+            (
+                "init_wait_ms",
+                if self.config.hcd_nodes > 1 {
+                    "3000"
+                } else {
+                    "0"
+                }
+                .to_owned(),
+            ),
         ]);
         self.render_dir("janusgraph", &dir.join("conf"), &vars)?;
         let mut env = vec![

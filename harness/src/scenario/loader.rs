@@ -947,6 +947,7 @@ fn validate(file: &ScenarioFile, opts: &LoadOptions, v: &mut Validator) -> Optio
     let fault_names = ctx.fault_names.clone();
 
     // [[check]]
+    let method_step_names: Vec<&str> = steps.iter().map(|s: &Step| s.name.as_str()).collect();
     let mut checks = Vec::new();
     let mut check_names: Vec<String> = Vec::new();
     for (i, c) in file.checks.iter().enumerate() {
@@ -964,6 +965,7 @@ fn validate(file: &ScenarioFile, opts: &LoadOptions, v: &mut Validator) -> Optio
         check_names.push(name.clone());
         let cctx = CheckCtx {
             workloads: &workloads,
+            step_names: &method_step_names,
             probe_names: &probe_names,
             probes: &probes,
             fault_names: &fault_names,
@@ -989,6 +991,25 @@ fn validate(file: &ScenarioFile, opts: &LoadOptions, v: &mut Validator) -> Optio
         v.identifier(base.clone(), pname, "profile name");
         if let Some(t) = &p.targets {
             validate_targets(v, &join(&base, kp!["targets"]), t);
+        }
+        if let Some(d) = &p.dataset {
+            if d.persons == 0 || d.accounts == 0 {
+                v.push(
+                    Pending::new(
+                        join(&base, kp!["dataset"]),
+                        "a dataset needs persons and accounts".to_owned(),
+                    )
+                    .hint("e.g. `dataset = { persons = 2000, accounts = 3000, transactions = 20000 }`"),
+                );
+            } else if stack.dataset.is_none() {
+                v.push(
+                    Pending::new(
+                        join(&base, kp!["dataset"]),
+                        "a profile can resize the dataset, not add one".to_owned(),
+                    )
+                    .hint("declare `dataset` under [stack] first"),
+                );
+            }
         }
         if let Some(s) = &p.steady_state {
             v.positive(join(&base, kp!["steady_state", "settle"]), s.settle);
@@ -1076,6 +1097,9 @@ fn validate(file: &ScenarioFile, opts: &LoadOptions, v: &mut Validator) -> Optio
     if let Some(p) = opts.profile.as_ref().and_then(|n| file.profiles.get(n)) {
         if let Some(t) = &p.targets {
             apply_targets(&mut targets, t);
+        }
+        if let Some(d) = &p.dataset {
+            stack.dataset = Some((d.persons, d.accounts, d.transactions));
         }
         if let Some(s) = &p.steady_state {
             steady_state.settle = dur(s.settle).unwrap_or(steady_state.settle);
@@ -1785,6 +1809,7 @@ fn validate_recover(
 
 struct CheckCtx<'a> {
     workloads: &'a [WorkloadSpec],
+    step_names: &'a [&'a str],
     probe_names: &'a [&'a str],
     probes: &'a [ProbeSpec],
     fault_names: &'a [String],
@@ -1808,13 +1833,15 @@ fn validate_check(
         ("max_lost", c.max_lost.is_some()),
         ("max_duplicated", c.max_duplicated.is_some()),
         ("max_resurrected", c.max_resurrected.is_some()),
+        ("from", c.from.is_some()),
     ];
     let (required, allowed): (&[&str], &[&str]) = match c.checker {
         CheckerKind::Ledger => (
             &["workload"],
             &["max_lost", "max_duplicated", "max_resurrected"],
         ),
-        CheckerKind::Rpo | CheckerKind::Latency | CheckerKind::Availability => (&["workload"], &[]),
+        CheckerKind::Latency => (&["workload"], &["from"]),
+        CheckerKind::Rpo | CheckerKind::Availability => (&["workload"], &[]),
         CheckerKind::Rto => (&[], &["fault", "probes", "settle"]),
         CheckerKind::TimeToDetect => (&["alert"], &["fault"]),
         CheckerKind::SteadyState => (&[], &[]),
@@ -1929,9 +1956,15 @@ fn validate_check(
         CheckerKind::Rpo => Check::Rpo {
             workload: c.workload.clone()?,
         },
-        CheckerKind::Latency => Check::Latency {
-            workload: c.workload.clone()?,
-        },
+        CheckerKind::Latency => {
+            if let Some(f) = &c.from {
+                v.reference(join(base, kp!["from"]), f, ctx.step_names, "step");
+            }
+            Check::Latency {
+                workload: c.workload.clone()?,
+                from: c.from.clone(),
+            }
+        }
         CheckerKind::Availability => Check::Availability {
             workload: c.workload.clone()?,
         },

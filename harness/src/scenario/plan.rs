@@ -543,6 +543,8 @@ pub enum Check {
     },
     Latency {
         workload: String,
+        /// Only operations intended from the start of this step on.
+        from: Option<String>,
     },
     Availability {
         workload: String,

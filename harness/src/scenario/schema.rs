@@ -468,6 +468,10 @@ pub struct CheckRaw {
     /// `ledger`: failed or never-sent writes allowed to appear (default 0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_resurrected: Option<u64>,
+    /// `latency`: judge only operations meant to be sent from the start of this step on
+    /// (default: the whole run), e.g. from the fault, leaving the warm-up out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
 }
 
 /// `[targets]`: what the figures are judged against. Unset values come from the tier.
@@ -522,6 +526,9 @@ pub struct ProfileRaw {
     /// Step overrides by step name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub step: BTreeMap<String, StepOverride>,
+    /// Replaces `[stack] dataset` (e.g. a bigger graph for the nightly drill).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataset: Option<DatasetRaw>,
 }
 
 /// `[profile.<name>.steady_state]`.
