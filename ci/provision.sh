@@ -34,7 +34,9 @@ done_phase
 
 phase "cargo-nextest"
 if ! cargo nextest --version >/dev/null 2>&1; then
-  cargo install cargo-nextest --locked --quiet
+  # The build nextest recommends to distributors: without self-update (and its HTTP stack),
+  # which a CI machine has no use for and which only lengthens the build.
+  cargo install cargo-nextest --locked --quiet --no-default-features --features default-no-update
 fi
 cargo nextest --version | head -n 1
 done_phase

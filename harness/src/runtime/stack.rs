@@ -593,13 +593,28 @@ impl RunningStack {
         };
         let (rf, _) = self.config.replication();
         if rf > 1 {
-            session
-                .query_unpaged(
-                    format!("ALTER KEYSPACE system_auth WITH replication = {{'class': 'SimpleStrategy', 'replication_factor': {rf}}}"),
-                    &[],
-                )
-                .await
-                .map_err(cql_err("failed to replicate system_auth"))?;
+            // A node that answers CQL may still be joining ("Cannot alter RF while some
+            // endpoints are not in normal state"): retry until every node is NORMAL.
+            let deadline = Instant::now() + Duration::from_secs(180);
+            loop {
+                match session
+                    .query_unpaged(
+                        format!("ALTER KEYSPACE system_auth WITH replication = {{'class': 'SimpleStrategy', 'replication_factor': {rf}}}"),
+                        &[],
+                    )
+                    .await
+                {
+                    Ok(_) => break,
+                    Err(e)
+                        if Instant::now() < deadline
+                            && e.to_string().contains("not in normal state") =>
+                    {
+                        tracing::debug!(error = %e, "a node is still joining; retrying");
+                        tokio::time::sleep(Duration::from_secs(2)).await;
+                    }
+                    Err(e) => return Err(cql_err("failed to replicate system_auth")(e)),
+                }
+            }
         }
         session
             .query_unpaged(
