@@ -205,7 +205,8 @@ fn subject(plan: &Plan) -> Option<Component> {
             | Fault::Loss { target, .. }
             | Fault::DiskFull { target, .. }
             | Fault::CertExpiry { target, .. }
-            | Fault::Destroy { target, .. } => Some(*target),
+            | Fault::Destroy { target, .. }
+            | Fault::Seal { target } => Some(*target),
             Fault::Partition { between } => Some(between[0].min(between[1])),
             Fault::RevokeSecret { .. } => Some(Component::Vault),
         },

@@ -26,6 +26,7 @@ use crate::workload::gremlin::{GremlinClient, GremlinError, GremlinOptions};
 
 mod certs;
 mod rotation;
+mod seal;
 pub use certs::CertInstalled;
 pub use rotation::{Revocation, Rotation, login_verdict};
 

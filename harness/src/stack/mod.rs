@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use crate::images::ImageName;
 
+pub mod detection;
+
 /// One part of the stack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Component {
