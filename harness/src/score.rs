@@ -241,6 +241,7 @@ pub fn thresholds(plan: &Plan, catalog: &Catalog) -> Thresholds {
         error_rate: t.error_rate,
         availability: t.availability,
         time_to_detect: t.time_to_detect,
+        detection_budgets: Default::default(),
     }
 }
 

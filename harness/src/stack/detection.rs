@@ -207,6 +207,36 @@ impl MonitoringConfig {
     }
 }
 
+/// The budget of every `time_to_detect` check of `plan` whose `alert` probe watches a firing
+/// alert, by probe name, with its derivation; alerts without a rule are left out (their check has
+/// no derived target).
+pub fn budgets_for(
+    plan: &crate::scenario::Plan,
+    config: &MonitoringConfig,
+) -> Vec<(String, String, DetectionBudget)> {
+    use crate::scenario::{AlertState, Check, ProbeCheck};
+    let mut out: Vec<(String, String, DetectionBudget)> = Vec::new();
+    for c in &plan.checks {
+        let Check::TimeToDetect { alert: probe, .. } = &c.check else {
+            continue;
+        };
+        let Some(ProbeCheck::Alert {
+            alert,
+            state: AlertState::Firing,
+        }) = plan.probe(probe).map(|p| &p.check)
+        else {
+            continue;
+        };
+        if out.iter().any(|(p, _, _)| p == probe) {
+            continue;
+        }
+        if let Ok(b) = config.budget(alert) {
+            out.push((probe.clone(), alert.clone(), b));
+        }
+    }
+    out
+}
+
 /// A Prometheus duration (`5s`, `1m`, `1h30m`), optionally quoted, with a trailing comment.
 fn duration(v: &str) -> Option<Duration> {
     let v = v.split('#').next()?.trim().trim_matches(|c| c == '"' || c == '\'');
