@@ -36,11 +36,15 @@ pub enum ImageName {
     Prometheus,
     /// Alertmanager and amtool.
     Alertmanager,
+    /// Prometheus's blackbox exporter (TLS and HTTP probes of every endpoint).
+    Blackbox,
+    /// Prometheus's node exporter (filesystems, memory, load).
+    NodeExporter,
 }
 
 impl ImageName {
     /// Every image, parents before children.
-    pub const ALL: [ImageName; 7] = [
+    pub const ALL: [ImageName; 9] = [
         ImageName::Base,
         ImageName::Jre,
         ImageName::Hcd,
@@ -48,6 +52,8 @@ impl ImageName {
         ImageName::Vault,
         ImageName::Prometheus,
         ImageName::Alertmanager,
+        ImageName::Blackbox,
+        ImageName::NodeExporter,
     ];
 
     /// The folder name under fixtures/images and the image repository name.
@@ -60,6 +66,8 @@ impl ImageName {
             ImageName::Vault => "vault",
             ImageName::Prometheus => "prometheus",
             ImageName::Alertmanager => "alertmanager",
+            ImageName::Blackbox => "blackbox",
+            ImageName::NodeExporter => "node-exporter",
         }
     }
 
@@ -67,9 +75,11 @@ impl ImageName {
     fn parent(self) -> Option<(ImageName, &'static str)> {
         match self {
             ImageName::Base | ImageName::Vault => None,
-            ImageName::Jre | ImageName::Prometheus | ImageName::Alertmanager => {
-                Some((ImageName::Base, "BASE_IMAGE"))
-            }
+            ImageName::Jre
+            | ImageName::Prometheus
+            | ImageName::Alertmanager
+            | ImageName::Blackbox
+            | ImageName::NodeExporter => Some((ImageName::Base, "BASE_IMAGE")),
             ImageName::Hcd | ImageName::Janusgraph => Some((ImageName::Jre, "JRE_IMAGE")),
         }
     }
@@ -77,14 +87,20 @@ impl ImageName {
     /// Files outside the image's folder that its build uses.
     fn shared_inputs(self) -> &'static [&'static str] {
         match self {
-            ImageName::Prometheus | ImageName::Alertmanager => &["slim-from-deb.sh"],
+            ImageName::Prometheus
+            | ImageName::Alertmanager
+            | ImageName::Blackbox
+            | ImageName::NodeExporter => &["slim-from-deb.sh"],
             ImageName::Hcd | ImageName::Janusgraph => &["maven-image.sh"],
             _ => &[],
         }
     }
 
     fn env_override(self) -> String {
-        format!("STACKDRILL_IMAGE_{}", self.as_str().to_ascii_uppercase())
+        format!(
+            "STACKDRILL_IMAGE_{}",
+            self.as_str().replace('-', "_").to_ascii_uppercase()
+        )
     }
 }
 

@@ -205,7 +205,8 @@ fn subject(plan: &Plan) -> Option<Component> {
             | Fault::Loss { target, .. }
             | Fault::DiskFull { target, .. }
             | Fault::CertExpiry { target, .. }
-            | Fault::Destroy { target, .. } => Some(*target),
+            | Fault::Destroy { target, .. }
+            | Fault::Seal { target } => Some(*target),
             Fault::Partition { between } => Some(between[0].min(between[1])),
             Fault::RevokeSecret { .. } => Some(Component::Vault),
         },
@@ -240,6 +241,7 @@ pub fn thresholds(plan: &Plan, catalog: &Catalog) -> Thresholds {
         error_rate: t.error_rate,
         availability: t.availability,
         time_to_detect: t.time_to_detect,
+        detection_budgets: Default::default(),
     }
 }
 

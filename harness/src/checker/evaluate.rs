@@ -154,11 +154,14 @@ fn expected_figures(check: &Check, th: &Thresholds) -> Vec<Figure> {
             "ratio",
             th.availability.map(Target::at_least),
         )],
-        Check::TimeToDetect { .. } => vec![Figure::new(
+        Check::TimeToDetect { alert, .. } => vec![Figure::new(
             "time_to_detect_seconds",
             None,
             "seconds",
-            secs(th.time_to_detect),
+            secs(
+                th.time_to_detect
+                    .or_else(|| th.detection_budgets.get(alert).copied()),
+            ),
         )],
         Check::SteadyState | Check::Probe { .. } => Vec::new(),
     }
@@ -233,9 +236,14 @@ fn run_check(
             })
         }
         Check::Availability { workload } => availability(ix, name, workload, th.availability),
-        Check::TimeToDetect { fault, alert } => {
-            time_to_detect(ix, name, fault, alert, th.time_to_detect)
-        }
+        Check::TimeToDetect { fault, alert } => time_to_detect(
+            ix,
+            name,
+            fault,
+            alert,
+            th.time_to_detect
+                .or_else(|| th.detection_budgets.get(alert).copied()),
+        ),
         Check::SteadyState => steady_state(ix, name, &plan.steady_state.probes),
         Check::Probe { probe } => {
             let steps: Vec<String> = plan

@@ -193,6 +193,10 @@ pub struct Thresholds {
     pub error_rate: Option<f64>,
     pub availability: Option<f64>,
     pub time_to_detect: Option<Duration>,
+    /// Time-to-detect targets derived from the alert rules (`stack::detection`), by the name of
+    /// the `alert` probe a check uses; `time_to_detect` above, when set, wins.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub detection_budgets: std::collections::BTreeMap<String, Duration>,
 }
 
 #[cfg(test)]

@@ -245,6 +245,8 @@ pub async fn run_scenarios<T: Target>(
     progress: &indicatif::ProgressBar,
 ) -> std::io::Result<RunSummary> {
     let started_at = now_rfc3339();
+    let monitoring =
+        crate::stack::detection::MonitoringConfig::load(&crate::images::project_root());
     let mut scenarios = Vec::new();
     let mut outcomes = Vec::new();
     let mut secrets = Vec::new();
@@ -253,6 +255,24 @@ pub async fn run_scenarios<T: Target>(
         progress.set_message(plan.name.clone());
         let hist_rel = format!("history/{}.jsonl", plan.name);
         let history = History::with_sink(run_id, &plan.name, &dir.join(&hist_rel))?;
+        // Time-to-detect targets follow the alert rules unless the scenario sets one.
+        let budgets = match (&monitoring, plan.targets.time_to_detect) {
+            (Ok(mc), None) => crate::stack::detection::budgets_for(plan, mc),
+            _ => Vec::new(),
+        };
+        for (probe, alert, b) in &budgets {
+            history.note(format!(
+                "time-to-detect target of `{alert}` (probe `{probe}`) from the rules: {}",
+                b.derivation()
+            ));
+        }
+        let detects = plan
+            .checks
+            .iter()
+            .any(|c| matches!(c.check, crate::scenario::Check::TimeToDetect { .. }));
+        if let (Err(e), None, true) = (&monitoring, plan.targets.time_to_detect, detects) {
+            history.note(format!("no time-to-detect target derived from the rules: {e}"));
+        }
         let target = make_target(plan);
         let t0 = tokio::time::Instant::now();
         let rec = runner::run(plan, &target, &history, opts).await;
@@ -260,7 +280,11 @@ pub async fn run_scenarios<T: Target>(
         if let Some(e) = history.flush() {
             tracing::warn!("history of {} was not fully written: {e}", plan.name);
         }
-        let th = score::thresholds(plan, cat);
+        let mut th = score::thresholds(plan, cat);
+        th.detection_budgets = budgets
+            .into_iter()
+            .map(|(probe, _, b)| (probe, b.total()))
+            .collect();
         let eval = evaluate(plan, &history.snapshot(), &th, rec.error.as_deref());
         environment_failed |= rec
             .error

@@ -25,6 +25,10 @@ pub struct UpArgs {
     /// Keep the run folder (configs, data, logs) after shutdown.
     #[arg(long)]
     pub keep_files: bool,
+    /// Give HCD node 1's data folder a filesystem of its own of this many MiB (a loop-mounted
+    /// ext4, as the disk-full fault uses; needs root).
+    #[arg(long)]
+    pub data_volume_mb: Option<u64>,
     /// Where run folders go.
     #[arg(long, env = "STACKDRILL_WORK", default_value = "/tmp/stackdrill")]
     pub work_dir: PathBuf,
@@ -116,6 +120,7 @@ pub fn up(a: UpArgs) -> Result<u8, CliError> {
         let run_id = new_run_id();
         let mut config = StackConfig::new(&run_id, &a.work_dir);
         config.hcd_nodes = a.hcd_nodes;
+        config.hcd_data_volume_mb = a.data_volume_mb;
         eprintln!("run {run_id}: bringing the stack up (Ctrl-C removes everything)");
         let mut progress = |m: &str| eprintln!("  {m}");
         let stack = tokio::select! {

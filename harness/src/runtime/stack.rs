@@ -3,7 +3,8 @@
 //!
 //! Start order: Vault (TLS, raft storage, KV v2, an audit device) → Cassandra node(s) (client TLS,
 //! PasswordAuthenticator, audit log) → roles from Vault's secrets → JanusGraph (its config rendered
-//! from Vault inside its container) → Alertmanager → Prometheus. JVMs start one at a time: the
+//! from Vault inside its container) → Alertmanager → the blackbox and node exporters →
+//! Prometheus. JVMs start one at a time: the
 //! machines have two cores. Readiness is a log line followed by a real protocol request.
 
 use std::collections::BTreeMap;
@@ -25,6 +26,7 @@ use crate::workload::gremlin::{GremlinClient, GremlinError, GremlinOptions};
 
 mod certs;
 mod rotation;
+mod seal;
 pub use certs::CertInstalled;
 pub use rotation::{Revocation, Rotation, login_verdict};
 
@@ -229,6 +231,8 @@ impl RunningStack {
                 }
                 Component::Alertmanager => stack.start_alertmanager().await?,
                 Component::Prometheus => stack.start_prometheus().await?,
+                Component::Blackbox => stack.start_blackbox().await?,
+                Component::NodeExporter => stack.start_node_exporter().await?,
             }
             let took = t.elapsed();
             progress(&format!("{} ready in {:.1}s", c.name(), took.as_secs_f64()));
@@ -899,9 +903,27 @@ impl RunningStack {
         } else {
             String::new()
         };
+        let tls_probe_targets: Vec<String> = self
+            .tls_endpoints()
+            .into_iter()
+            .map(|(name, ip, port)| {
+                format!("{{targets: [\"{ip}:{port}\"], labels: {{endpoint: \"{name}\"}}}}")
+            })
+            .collect();
+        let hcd_data = match self.data_volume() {
+            Some(_) => self.dir(Component::Hcd(1)).join("data"),
+            None => self.config.run_dir.clone(),
+        };
         let vars = BTreeMap::from([
             ("run_id", self.config.run_id.clone()),
             ("tls_dir", self.tls_dir(c).display().to_string()),
+            ("blackbox_port", self.ports.blackbox.to_string()),
+            ("node_exporter_port", self.ports.node_exporter.to_string()),
+            ("tls_probe_targets", tls_probe_targets.join(", ")),
+            (
+                "hcd_data_mountpoint",
+                regex_escape(&hcd_data.display().to_string()),
+            ),
             ("alertmanager_port", self.ports.alertmanager.to_string()),
             ("prometheus_port", self.ports.prometheus.to_string()),
             ("vault_port", self.ports.vault.to_string()),
@@ -927,10 +949,53 @@ impl RunningStack {
         self.wait_http_ready(c, self.ports.prometheus).await
     }
 
+    async fn start_blackbox(&mut self) -> Result<(), StackError> {
+        let c = Component::Blackbox;
+        let dir = self.dir(c);
+        let vars = BTreeMap::from([("tls_dir", self.tls_dir(c).display().to_string())]);
+        self.render_dir("blackbox", &dir.join("conf"), &vars)?;
+        let cmd = vec![
+            format!("--config.file={}", dir.join("conf/blackbox.yml").display()),
+            format!("--web.config.file={}", dir.join("conf/web.yml").display()),
+            format!("--web.listen-address=127.0.0.1:{}", self.ports.blackbox),
+        ];
+        self.start_service(c, vec![], cmd).await?;
+        self.wait_http_ok(c, self.ports.blackbox, "/-/healthy").await
+    }
+
+    /// The node exporter sees the run folder through its bind mount, and HCD's data volume with
+    /// it: a bind mount carries the mounts below it that exist when the container is made, so
+    /// this starts after the volume is mounted (after HCD).
+    async fn start_node_exporter(&mut self) -> Result<(), StackError> {
+        let c = Component::NodeExporter;
+        let dir = self.dir(c);
+        let vars = BTreeMap::from([("tls_dir", self.tls_dir(c).display().to_string())]);
+        self.render_dir("node-exporter", &dir.join("conf"), &vars)?;
+        let cmd = vec![
+            format!("--web.config.file={}", dir.join("conf/web.yml").display()),
+            format!("--web.listen-address=127.0.0.1:{}", self.ports.node_exporter),
+            // The host's figures a dashboard shows, and the filesystems; nothing else.
+            "--collector.disable-defaults".into(),
+            "--collector.filesystem".into(),
+            "--collector.meminfo".into(),
+            "--collector.loadavg".into(),
+            "--collector.cpu".into(),
+            // The container's own files (/etc/hosts, …) are bind mounts of the engine's disk.
+            "--collector.filesystem.mount-points-exclude=^/(dev|proc|run|sys|etc)($|/)".into(),
+        ];
+        self.start_service(c, vec![], cmd).await?;
+        self.wait_http_ok(c, self.ports.node_exporter, "/metrics")
+            .await
+    }
+
     async fn wait_http_ready(&self, c: Component, port: u16) -> Result<(), StackError> {
+        self.wait_http_ok(c, port, "/-/ready").await
+    }
+
+    async fn wait_http_ok(&self, c: Component, port: u16, path: &str) -> Result<(), StackError> {
         let http = self.https_client();
-        let url = format!("https://127.0.0.1:{port}/-/ready");
-        wait_for(&c.name(), "/-/ready", Duration::from_secs(30), || async {
+        let url = format!("https://127.0.0.1:{port}{path}");
+        wait_for(&c.name(), "HTTPS readiness", Duration::from_secs(30), || async {
             let r = http.get(&url).send().await.map_err(|e| e.to_string())?;
             if r.status().is_success() {
                 Ok(())
@@ -1019,6 +1084,8 @@ impl RunningStack {
             "janusgraph" => Some((local, self.ports.gremlin)),
             "prometheus" => Some((local, self.ports.prometheus)),
             "alertmanager" => Some((local, self.ports.alertmanager)),
+            "blackbox" => Some((local, self.ports.blackbox)),
+            "node-exporter" => Some((local, self.ports.node_exporter)),
             _ => name
                 .strip_prefix("hcd-")
                 .and_then(|n| n.parse::<u8>().ok())
@@ -1156,6 +1223,14 @@ impl RunningStack {
                 self.wait_http_ready(Component::Alertmanager, self.ports.alertmanager)
                     .await
             }
+            "blackbox" => {
+                self.wait_http_ok(Component::Blackbox, self.ports.blackbox, "/-/healthy")
+                    .await
+            }
+            "node-exporter" => {
+                self.wait_http_ok(Component::NodeExporter, self.ports.node_exporter, "/metrics")
+                    .await
+            }
             _ if name.starts_with("hcd-") => self.admin_session().await.map(drop),
             _ => Ok(()),
         }
@@ -1219,6 +1294,12 @@ impl RunningStack {
                 "127.0.0.1".into(),
                 self.ports.alertmanager,
             ));
+            v.push(("blackbox".into(), "127.0.0.1".into(), self.ports.blackbox));
+            v.push((
+                "node-exporter".into(),
+                "127.0.0.1".into(),
+                self.ports.node_exporter,
+            ));
         }
         v
     }
@@ -1253,6 +1334,19 @@ impl RunningStack {
     }
 }
 
+/// `text` with every regular-expression metacharacter escaped (RE2 syntax, as Prometheus's
+/// relabelling reads it).
+fn regex_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for ch in text.chars() {
+        if "\\.+*?()|[]{}^$".contains(ch) {
+            out.push('\\');
+        }
+        out.push(ch);
+    }
+    out
+}
+
 /// Polls `f` until it succeeds or `limit` passes (a condition wait, not a fixed sleep); returns
 /// what the successful call gave.
 pub async fn wait_for<T, F, Fut>(
@@ -1282,5 +1376,19 @@ where
         }
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_millis(500));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::regex_escape;
+
+    #[test]
+    fn escapes_paths_for_relabelling() {
+        assert_eq!(
+            regex_escape("/tmp/stackdrill/2026.x-1/hcd-1/data"),
+            r"/tmp/stackdrill/2026\.x-1/hcd-1/data"
+        );
+        assert_eq!(regex_escape("a+b(c)[d]"), r"a\+b\(c\)\[d\]");
     }
 }

@@ -99,6 +99,8 @@ enum Applied {
     Revoked(String),
     /// A short-lived certificate was installed on a component: heal rolls it over.
     ShortCert(String),
+    /// Vault was sealed: heal unseals it with the run's key.
+    Sealed,
     Nothing,
 }
 
@@ -1086,6 +1088,14 @@ impl Target for ContainersTarget {
                 ));
                 Applied::ShortCert(name)
             }
+            Fault::Seal { .. } => {
+                let stack = self.stack_ref(&what).await?;
+                stack
+                    .seal_vault()
+                    .await
+                    .map_err(|e| failed(&what, crate::errors::render_chain(&e)))?;
+                Applied::Sealed
+            }
         };
         let id = self.id();
         self.faults.borrow_mut().insert(id, applied);
@@ -1134,6 +1144,19 @@ impl Target for ContainersTarget {
                     installed.serial,
                     installed.how,
                     installed.took.as_secs_f64()
+                ));
+                Ok(())
+            }
+            Some(Applied::Sealed) => {
+                let stack = self.stack_ref(&what).await?;
+                let took = stack
+                    .unseal_vault()
+                    .await
+                    .map_err(|e| failed(&what, crate::errors::render_chain(&e)))?;
+                drop(stack);
+                self.note(format!(
+                    "vault unsealed with the run's key; active again in {:.1}s",
+                    took.as_secs_f64()
                 ));
                 Ok(())
             }

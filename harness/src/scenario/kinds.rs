@@ -163,6 +163,8 @@ closed_enum! {
         RevokeSecret = "revoke_secret",
         /// Destroy a component, with its data volumes when `volumes = true`.
         Destroy = "destroy",
+        /// Seal Vault (`sys/seal` with the root token); healed by unsealing with the run's key.
+        Seal = "seal",
     }
 }
 

@@ -1599,6 +1599,7 @@ fn validate_fault(
         FaultKind::CertExpiry => (&["target"], &["node", "expires_in"]),
         FaultKind::RevokeSecret => (&["path"], &[]),
         FaultKind::Destroy => (&["target"], &["volumes"]),
+        FaultKind::Seal => (&["target"], &["duration"]),
     };
     let before = v.errs.len();
     v.fields(
@@ -1632,6 +1633,18 @@ fn validate_fault(
                     .hint(format!("this stack has {} HCD node(s), numbered from 1; set `stack.topology.hcd_nodes = 3` for more", stack.hcd_nodes)),
             );
         }
+    }
+    if f.kind == FaultKind::Seal
+        && let Some(t) = f.target
+        && t != Component::Vault
+    {
+        v.push(
+            Pending::new(
+                join(base, kp!["target"]),
+                format!("`{t}` cannot be sealed"),
+            )
+            .hint("only `vault` has a seal"),
+        );
     }
     let mut between = None;
     if let Some(b) = &f.between {
@@ -1715,6 +1728,7 @@ fn validate_fault(
             target: f.target?,
             volumes: f.volumes.unwrap_or(false),
         },
+        FaultKind::Seal => Fault::Seal { target: f.target? },
     };
     Some(FaultSpec {
         name: name.to_owned(),

@@ -402,6 +402,9 @@ pub enum Fault {
         target: Component,
         volumes: bool,
     },
+    Seal {
+        target: Component,
+    },
 }
 
 impl Fault {
@@ -418,6 +421,7 @@ impl Fault {
             Self::CertExpiry { .. } => FaultKind::CertExpiry,
             Self::RevokeSecret { .. } => FaultKind::RevokeSecret,
             Self::Destroy { .. } => FaultKind::Destroy,
+            Self::Seal { .. } => FaultKind::Seal,
         }
     }
 
@@ -444,6 +448,7 @@ impl Fault {
                 humantime::format_duration(*expires_in)
             ),
             Self::RevokeSecret { path } => format!("revoke_secret {path}"),
+            Self::Seal { target } => format!("seal {target}"),
             Self::Destroy { target, volumes } => {
                 format!(
                     "destroy {target}{}",

@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use crate::images::ImageName;
 
+pub mod detection;
+
 /// One part of the stack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Component {
@@ -23,6 +25,10 @@ pub enum Component {
     Alertmanager,
     /// Prometheus.
     Prometheus,
+    /// The blackbox exporter: TLS probes of every endpoint, HTTP probe of Vault's health.
+    Blackbox,
+    /// The node exporter: the filesystems (HCD's data volume among them), memory and load.
+    NodeExporter,
 }
 
 /// What can be done to a component by a fault.
@@ -44,6 +50,8 @@ impl Component {
             "janusgraph" => Some(Component::Janusgraph),
             "alertmanager" => Some(Component::Alertmanager),
             "prometheus" => Some(Component::Prometheus),
+            "blackbox" => Some(Component::Blackbox),
+            "node-exporter" => Some(Component::NodeExporter),
             _ => name
                 .strip_prefix("hcd-")
                 .and_then(|n| n.parse().ok())
@@ -60,6 +68,8 @@ impl Component {
             Component::Janusgraph => "janusgraph".into(),
             Component::Alertmanager => "alertmanager".into(),
             Component::Prometheus => "prometheus".into(),
+            Component::Blackbox => "blackbox".into(),
+            Component::NodeExporter => "node-exporter".into(),
         }
     }
 
@@ -71,6 +81,8 @@ impl Component {
             Component::Janusgraph => ImageName::Janusgraph,
             Component::Alertmanager => ImageName::Alertmanager,
             Component::Prometheus => ImageName::Prometheus,
+            Component::Blackbox => ImageName::Blackbox,
+            Component::NodeExporter => ImageName::NodeExporter,
         }
     }
 
@@ -80,7 +92,10 @@ impl Component {
             Component::Vault => "OpenBao server started!",
             Component::Hcd(_) => "Startup complete",
             Component::Janusgraph => "Channel started at port",
-            Component::Alertmanager => "Listening on",
+            // exporter-toolkit's line, once the TLS listener is open.
+            Component::Alertmanager | Component::Blackbox | Component::NodeExporter => {
+                "Listening on"
+            }
             Component::Prometheus => "Server is ready to receive web requests.",
         }
     }
@@ -107,9 +122,11 @@ impl Component {
     /// How long start-up may take on a 2-core machine.
     pub fn startup_timeout(self) -> Duration {
         match self {
-            Component::Vault | Component::Alertmanager | Component::Prometheus => {
-                Duration::from_secs(60)
-            }
+            Component::Vault
+            | Component::Alertmanager
+            | Component::Prometheus
+            | Component::Blackbox
+            | Component::NodeExporter => Duration::from_secs(60),
             Component::Hcd(_) | Component::Janusgraph => Duration::from_secs(240),
         }
     }
@@ -121,7 +138,10 @@ impl Component {
             Component::Hcd(_) => &["vault"],
             Component::Janusgraph => &["vault", "hcd"],
             Component::Alertmanager => &[],
-            Component::Prometheus => &["alertmanager"],
+            Component::Blackbox => &[],
+            // After HCD, whose data volume must be mounted before the exporter's container sees it.
+            Component::NodeExporter => &["hcd"],
+            Component::Prometheus => &["alertmanager", "blackbox", "node-exporter"],
         }
     }
 
@@ -156,7 +176,7 @@ pub struct StackConfig {
     pub hcd_heap: String,
     /// JanusGraph heap.
     pub janusgraph_heap: String,
-    /// Start Prometheus and Alertmanager.
+    /// Start Prometheus, Alertmanager and the blackbox and node exporters.
     pub monitoring: bool,
     /// Start JanusGraph.
     pub graph: bool,
@@ -192,6 +212,8 @@ impl StackConfig {
         }
         if self.monitoring {
             v.push(Component::Alertmanager);
+            v.push(Component::Blackbox);
+            v.push(Component::NodeExporter);
             v.push(Component::Prometheus);
         }
         v
@@ -245,6 +267,10 @@ pub struct Ports {
     pub prometheus: u16,
     /// Alertmanager web.
     pub alertmanager: u16,
+    /// Blackbox exporter web.
+    pub blackbox: u16,
+    /// Node exporter web.
+    pub node_exporter: u16,
 }
 
 impl Ports {
@@ -269,6 +295,8 @@ impl Ports {
             janusgraph_metrics: next()?,
             prometheus: next()?,
             alertmanager: next()?,
+            blackbox: next()?,
+            node_exporter: next()?,
         })
     }
 }
@@ -348,6 +376,8 @@ mod tests {
             p.janusgraph_metrics,
             p.prometheus,
             p.alertmanager,
+            p.blackbox,
+            p.node_exporter,
         ];
         all.extend(&p.hcd_jmx);
         all.extend(&p.hcd_metrics);
@@ -371,6 +401,8 @@ mod tests {
                 "hcd-3",
                 "janusgraph",
                 "alertmanager",
+                "blackbox",
+                "node-exporter",
                 "prometheus"
             ]
         );

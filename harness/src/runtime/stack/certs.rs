@@ -106,7 +106,10 @@ impl RunningStack {
                 self.restart(name).await?;
                 ("restart", true)
             }
-            Component::Prometheus | Component::Alertmanager => {
+            Component::Prometheus
+            | Component::Alertmanager
+            | Component::Blackbox
+            | Component::NodeExporter => {
                 ("none (read on every handshake)", true)
             }
         };
