@@ -222,8 +222,13 @@ impl std::fmt::Display for Expect {
     /// `= 3`, `= 3 ± 0.5`, `>= 1`, `<= 7`, `in [1, 7]`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match *self {
-            Self::Equals { value, tolerance } if tolerance == 0.0 => write!(f, "= {value}"),
-            Self::Equals { value, tolerance } => write!(f, "= {value} ± {tolerance}"),
+            Self::Equals { value, tolerance } => {
+                if tolerance == 0.0 {
+                    write!(f, "= {value}")
+                } else {
+                    write!(f, "= {value} ± {tolerance}")
+                }
+            }
             Self::Range {
                 min: Some(a),
                 max: Some(b),
