@@ -271,7 +271,9 @@ pub async fn run_scenarios<T: Target>(
             .iter()
             .any(|c| matches!(c.check, crate::scenario::Check::TimeToDetect { .. }));
         if let (Err(e), None, true) = (&monitoring, plan.targets.time_to_detect, detects) {
-            history.note(format!("no time-to-detect target derived from the rules: {e}"));
+            history.note(format!(
+                "no time-to-detect target derived from the rules: {e}"
+            ));
         }
         let target = make_target(plan);
         let t0 = tokio::time::Instant::now();
@@ -389,25 +391,52 @@ pub fn run(a: RunArgs) -> Result<u8, CliError> {
     let mut plans = Vec::new();
     let mut bad = false;
     // A profile is applied to the files that define it; the others run as written (a folder
-    // holds scenarios with and without, say, a `nightly` profile).
+    // holds scenarios with and without, say, a `nightly` profile). A profile that no file
+    // defines is a mistake, caught before anything starts.
     let base_opts = LoadOptions {
         profile: None,
         ..opts.clone()
     };
+    let mut base_plans = Vec::new();
     for f in &files {
-        let loaded = match load(f, &base_opts) {
-            Ok(p) => match &opts.profile {
-                Some(name) if p.profiles.contains(name) => load(f, &opts),
-                Some(name) => {
-                    eprintln!(
-                        "note: {} has no profile `{name}`: it runs as written",
-                        f.display()
-                    );
-                    Ok(p)
-                }
-                None => Ok(p),
-            },
-            Err(e) => Err(e),
+        match load(f, &base_opts) {
+            Ok(p) => base_plans.push((f, p)),
+            Err(e) => {
+                bad = true;
+                print_load_error(&e);
+            }
+        }
+    }
+    if let Some(name) = &opts.profile
+        && !bad
+        && !base_plans.iter().any(|(_, p)| p.profiles.contains(name))
+    {
+        let mut known: Vec<&str> = base_plans
+            .iter()
+            .flat_map(|(_, p)| p.profiles.iter().map(String::as_str))
+            .collect();
+        known.sort_unstable();
+        known.dedup();
+        return Err(CliError::BadInput(format!(
+            "no scenario given defines profile `{name}` (profiles defined: {})",
+            if known.is_empty() {
+                "none".to_owned()
+            } else {
+                known.join(", ")
+            }
+        )));
+    }
+    for (f, p) in base_plans {
+        let loaded = match &opts.profile {
+            Some(name) if p.profiles.contains(name) => load(f, &opts),
+            Some(name) => {
+                eprintln!(
+                    "note: {} has no profile `{name}`: it runs as written",
+                    f.display()
+                );
+                Ok(p)
+            }
+            None => Ok(p),
         };
         match loaded {
             Ok(p) => plans.push(p),

@@ -128,12 +128,12 @@ mod tests {
             q.iter()
                 .map(|q| (q.panel.as_str(), q.ref_id.as_str(), q.expr.as_str()))
                 .collect::<Vec<_>>(),
-            [
-                ("up", "A", "up"),
-                ("heap", "A", "jvm_memory_used_bytes")
-            ]
+            [("up", "A", "up"), ("heap", "A", "jvm_memory_used_bytes")]
         );
-        assert_eq!(q[1].to_string(), "overview / heap [A]: jvm_memory_used_bytes");
+        assert_eq!(
+            q[1].to_string(),
+            "overview / heap [A]: jvm_memory_used_bytes"
+        );
     }
 
     #[test]

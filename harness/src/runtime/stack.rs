@@ -960,7 +960,8 @@ impl RunningStack {
             format!("--web.listen-address=127.0.0.1:{}", self.ports.blackbox),
         ];
         self.start_service(c, vec![], cmd).await?;
-        self.wait_http_ok(c, self.ports.blackbox, "/-/healthy").await
+        self.wait_http_ok(c, self.ports.blackbox, "/-/healthy")
+            .await
     }
 
     /// The node exporter sees the run folder through its bind mount, and HCD's data volume with
@@ -973,7 +974,10 @@ impl RunningStack {
         self.render_dir("node-exporter", &dir.join("conf"), &vars)?;
         let cmd = vec![
             format!("--web.config.file={}", dir.join("conf/web.yml").display()),
-            format!("--web.listen-address=127.0.0.1:{}", self.ports.node_exporter),
+            format!(
+                "--web.listen-address=127.0.0.1:{}",
+                self.ports.node_exporter
+            ),
             // The host's figures a dashboard shows, and the filesystems; nothing else.
             "--collector.disable-defaults".into(),
             "--collector.filesystem".into(),
@@ -995,14 +999,19 @@ impl RunningStack {
     async fn wait_http_ok(&self, c: Component, port: u16, path: &str) -> Result<(), StackError> {
         let http = self.https_client();
         let url = format!("https://127.0.0.1:{port}{path}");
-        wait_for(&c.name(), "HTTPS readiness", Duration::from_secs(30), || async {
-            let r = http.get(&url).send().await.map_err(|e| e.to_string())?;
-            if r.status().is_success() {
-                Ok(())
-            } else {
-                Err(format!("HTTP {}", r.status()))
-            }
-        })
+        wait_for(
+            &c.name(),
+            "HTTPS readiness",
+            Duration::from_secs(30),
+            || async {
+                let r = http.get(&url).send().await.map_err(|e| e.to_string())?;
+                if r.status().is_success() {
+                    Ok(())
+                } else {
+                    Err(format!("HTTP {}", r.status()))
+                }
+            },
+        )
         .await
     }
 
@@ -1228,8 +1237,12 @@ impl RunningStack {
                     .await
             }
             "node-exporter" => {
-                self.wait_http_ok(Component::NodeExporter, self.ports.node_exporter, "/metrics")
-                    .await
+                self.wait_http_ok(
+                    Component::NodeExporter,
+                    self.ports.node_exporter,
+                    "/metrics",
+                )
+                .await
             }
             _ if name.starts_with("hcd-") => self.admin_session().await.map(drop),
             _ => Ok(()),

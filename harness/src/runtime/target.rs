@@ -327,6 +327,8 @@ impl ContainersTarget {
             SC::Vault => "vault".into(),
             SC::Prometheus => "prometheus".into(),
             SC::Alertmanager => "alertmanager".into(),
+            SC::Blackbox => "blackbox".into(),
+            SC::NodeExporter => "node-exporter".into(),
             SC::JmxExporters => {
                 return Err(TargetError::Unsupported {
                     what: "a fault on the JMX exporters (they live inside the JVMs)".into(),
@@ -495,8 +497,15 @@ impl Target for ContainersTarget {
         let mut config = StackConfig::new(&self.run_id, &self.work_dir);
         config.hcd_nodes = spec.hcd_nodes;
         config.graph = spec.components.contains(&SC::Janusgraph);
-        config.monitoring = spec.components.contains(&SC::Prometheus)
-            || spec.components.contains(&SC::Alertmanager);
+        // The exporters come with monitoring: naming any monitoring component brings it all.
+        config.monitoring = [
+            SC::Prometheus,
+            SC::Alertmanager,
+            SC::Blackbox,
+            SC::NodeExporter,
+        ]
+        .iter()
+        .any(|c| spec.components.contains(c));
         config.hcd_data_volume_mb = self.data_volume_mb;
         let h = history.clone();
         let mut progress = move |m: &str| h.note(m.to_owned());
@@ -552,6 +561,14 @@ impl Target for ContainersTarget {
             endpoints.insert(
                 (SC::Alertmanager, Listener::Client),
                 vec![lo(stack.ports.alertmanager)],
+            );
+            endpoints.insert(
+                (SC::Blackbox, Listener::Client),
+                vec![lo(stack.ports.blackbox)],
+            );
+            endpoints.insert(
+                (SC::NodeExporter, Listener::Client),
+                vec![lo(stack.ports.node_exporter)],
             );
         }
         let (_, consistency) = stack.config.replication();

@@ -60,6 +60,10 @@ closed_enum! {
         Alertmanager = "alertmanager",
         /// The JMX exporter agents on both JVMs.
         JmxExporters = "jmx_exporters",
+        /// The blackbox exporter (TLS and HTTP probes of every endpoint), with monitoring.
+        Blackbox = "blackbox",
+        /// The node exporter (filesystems, memory, load), with monitoring.
+        NodeExporter = "node_exporter",
     }
 }
 

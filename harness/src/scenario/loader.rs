@@ -1639,11 +1639,8 @@ fn validate_fault(
         && t != Component::Vault
     {
         v.push(
-            Pending::new(
-                join(base, kp!["target"]),
-                format!("`{t}` cannot be sealed"),
-            )
-            .hint("only `vault` has a seal"),
+            Pending::new(join(base, kp!["target"]), format!("`{t}` cannot be sealed"))
+                .hint("only `vault` has a seal"),
         );
     }
     let mut between = None;

@@ -133,7 +133,10 @@ impl MonitoringConfig {
                 current = None;
             } else if let (Some(v), Some(name)) = (t.strip_prefix("for:"), current.as_ref()) {
                 let d = duration(v).ok_or_else(|| {
-                    shape("alerts.yml", format!("`for` of `{name}` is not a duration: {v}"))
+                    shape(
+                        "alerts.yml",
+                        format!("`for` of `{name}` is not a duration: {v}"),
+                    )
                 })?;
                 if let Some(r) = parsed.iter_mut().find(|(n, _)| n == name) {
                     r.1 = d;
@@ -152,7 +155,9 @@ impl MonitoringConfig {
                 }),
                 _ => Err(shape(
                     "prometheus.yml",
-                    format!("`{key}` is set more than once (per job?); the budget reads only the global one"),
+                    format!(
+                        "`{key}` is set more than once (per job?); the budget reads only the global one"
+                    ),
                 )),
             }
         };
@@ -177,7 +182,8 @@ impl MonitoringConfig {
             _ => {
                 return Err(shape(
                     "alertmanager.yml",
-                    "`group_wait` is set on several routes; the budget reads only the root's".into(),
+                    "`group_wait` is set on several routes; the budget reads only the root's"
+                        .into(),
                 ));
             }
         };
@@ -239,7 +245,11 @@ pub fn budgets_for(
 
 /// A Prometheus duration (`5s`, `1m`, `1h30m`), optionally quoted, with a trailing comment.
 fn duration(v: &str) -> Option<Duration> {
-    let v = v.split('#').next()?.trim().trim_matches(|c| c == '"' || c == '\'');
+    let v = v
+        .split('#')
+        .next()?
+        .trim()
+        .trim_matches(|c| c == '"' || c == '\'');
     if v.is_empty() || v.contains(char::is_whitespace) {
         return None;
     }
@@ -273,7 +283,11 @@ groups:
     fn budgets_add_up_term_by_term() {
         let c = MonitoringConfig::parse(RULES, PROM, AM).unwrap();
         let fast = c.budget("Fast").unwrap();
-        assert_eq!(fast.scrape_timeout, Duration::from_secs(5), "capped at the interval");
+        assert_eq!(
+            fast.scrape_timeout,
+            Duration::from_secs(5),
+            "capped at the interval"
+        );
         assert_eq!(fast.total(), Duration::from_secs(31));
         assert_eq!(
             fast.derivation(),
@@ -292,7 +306,12 @@ groups:
         let c = MonitoringConfig::parse(RULES, "global: {}\n", "route:\n  receiver: x\n").unwrap();
         let b = c.budget("Fast").unwrap();
         assert_eq!(
-            (b.scrape_interval, b.scrape_timeout, b.evaluation_interval, b.group_wait),
+            (
+                b.scrape_interval,
+                b.scrape_timeout,
+                b.evaluation_interval,
+                b.group_wait
+            ),
             (
                 Duration::from_secs(60),
                 Duration::from_secs(10),

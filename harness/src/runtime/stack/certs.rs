@@ -109,9 +109,7 @@ impl RunningStack {
             Component::Prometheus
             | Component::Alertmanager
             | Component::Blackbox
-            | Component::NodeExporter => {
-                ("none (read on every handshake)", true)
-            }
+            | Component::NodeExporter => ("none (read on every handshake)", true),
         };
         let want_not_after = (OffsetDateTime::now_utc() + validity.not_after).unix_timestamp();
         // Judged as at issue time, so a certificate that expires within seconds still confirms.
