@@ -40,6 +40,9 @@ pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(2);
 pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(120);
 /// Default probe timeout.
 pub const DEFAULT_PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default timeout of a `graph_digest` probe: a scan of the whole graph, which took more than
+/// 10 s for a 350-element graph on a busy two-core machine.
+pub const DEFAULT_DIGEST_TIMEOUT: Duration = Duration::from_secs(180);
 /// Default per-operation timeout of a workload.
 pub const DEFAULT_OP_TIMEOUT: Duration = Duration::from_secs(5);
 /// Default timeout of a recovery procedure.
@@ -1436,10 +1439,14 @@ fn validate_probe(
             path: p.path.clone(),
         },
     };
+    let default_timeout = match check {
+        ProbeCheck::GraphDigest { .. } => DEFAULT_DIGEST_TIMEOUT,
+        _ => DEFAULT_PROBE_TIMEOUT,
+    };
     Some(ProbeSpec {
         name: p.name.clone(),
         check,
-        timeout: dur(p.timeout).unwrap_or(DEFAULT_PROBE_TIMEOUT),
+        timeout: dur(p.timeout).unwrap_or(default_timeout),
     })
 }
 

@@ -271,7 +271,7 @@ pub struct ProbeRaw {
     /// `gremlin`, `cql`, `promql`: the result must be at most this.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max: Option<f64>,
-    /// How long one observation may take (default 10s).
+    /// How long one observation may take (default 10s; 3m for `graph_digest`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<HumanDuration>,
 }
