@@ -304,10 +304,21 @@ impl Service {
 
     /// Freezes every process of the container (cgroup freezer).
     pub async fn pause(&self) -> Result<(), ServiceError> {
-        self.container()
-            .pause()
-            .await
-            .map_err(|source| self.op_err("pause", source))
+        // runc gives up when a task does not reach the frozen state in time ("OCI runtime pause
+        // failed: unable to freeze"; seen on a JVM busy with I/O) and thaws the cgroup again:
+        // nothing is left half-frozen, so the freeze is simply tried again.
+        let mut attempt = 1;
+        loop {
+            match self.container().pause().await {
+                Ok(()) => return Ok(()),
+                Err(e) if attempt < 4 && e.to_string().contains("unable to freeze") => {
+                    tracing::warn!(component = %self.spec.component, attempt, "freeze did not take, retrying: {e}");
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                Err(source) => return Err(self.op_err("pause", source)),
+            }
+        }
     }
 
     /// Thaws the container.

@@ -7,6 +7,7 @@
 //!
 //! | term | why |
 //! | --- | --- |
+//! | range window | a rule over `rate(x[1m])` may need up to the window for the rate to cross its threshold (the error-rate alert took 97 s once, against an 81 s budget that left this out) |
 //! | `scrape_interval` | the fault lands just after a scrape; the next one is up to an interval later |
 //! | `scrape_timeout` | that scrape (or the blackbox probe inside it) may hang until its timeout on a frozen or blackholed endpoint |
 //! | `evaluation_interval` | the rule sees the new sample at its next evaluation; the alert turns pending |
@@ -30,6 +31,9 @@ use std::time::Duration;
 pub struct DetectionBudget {
     /// The rule's `for` (zero when it has none).
     pub pending: Duration,
+    /// The longest range window in the rule's expression (`rate(x[1m])`: 1m): a rate can need up
+    /// to its window to show a change. Zero for an instant expression.
+    pub window: Duration,
     /// Prometheus's global `scrape_interval`.
     pub scrape_interval: Duration,
     /// Prometheus's `scrape_timeout` (its default: 10 s, at most the scrape interval).
@@ -46,6 +50,7 @@ impl DetectionBudget {
         self.scrape_interval
             + self.scrape_timeout
             + self.evaluation_interval * 2
+            + self.window
             + self.pending
             + self.group_wait
     }
@@ -53,8 +58,13 @@ impl DetectionBudget {
     /// "for 10s + scrape 5s + timeout 5s + 2 × evaluation 5s + group_wait 1s = 31s".
     pub fn derivation(&self) -> String {
         let f = |d: Duration| humantime::format_duration(d).to_string();
+        let window = if self.window.is_zero() {
+            String::new()
+        } else {
+            format!("window {} + ", f(self.window))
+        };
         format!(
-            "for {} + scrape {} + timeout {} + 2 × evaluation {} + group_wait {} = {}",
+            "{window}for {} + scrape {} + timeout {} + 2 × evaluation {} + group_wait {} = {}",
             f(self.pending),
             f(self.scrape_interval),
             f(self.scrape_timeout),
@@ -82,7 +92,8 @@ pub enum BudgetError {
 /// The monitoring settings a budget needs, read from the three files' text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MonitoringConfig {
-    rules: Vec<(String, Duration)>,
+    /// Alert name, `for`, longest range window.
+    rules: Vec<(String, Duration, Duration)>,
     scrape_interval: Duration,
     scrape_timeout: Duration,
     evaluation_interval: Duration,
@@ -115,19 +126,19 @@ impl MonitoringConfig {
     /// Reads the rule file, Prometheus's configuration and Alertmanager's configuration.
     pub fn parse(rules: &str, prometheus: &str, alertmanager: &str) -> Result<Self, BudgetError> {
         let shape = |file, problem: String| BudgetError::Shape { file, problem };
-        let mut parsed: Vec<(String, Duration)> = Vec::new();
+        let mut parsed: Vec<(String, Duration, Duration)> = Vec::new();
         let mut current: Option<String> = None;
         for line in rules.lines() {
             let t = line.trim_start();
             if let Some(name) = t.strip_prefix("- alert:") {
                 let name = name.trim().trim_matches('"').to_owned();
-                if parsed.iter().any(|(n, _)| *n == name) {
+                if parsed.iter().any(|(n, _, _)| *n == name) {
                     return Err(shape(
                         "alerts.yml",
                         format!("alert `{name}` is defined twice"),
                     ));
                 }
-                parsed.push((name.clone(), Duration::ZERO));
+                parsed.push((name.clone(), Duration::ZERO, Duration::ZERO));
                 current = Some(name);
             } else if t.starts_with("- record:") {
                 current = None;
@@ -138,8 +149,23 @@ impl MonitoringConfig {
                         format!("`for` of `{name}` is not a duration: {v}"),
                     )
                 })?;
-                if let Some(r) = parsed.iter_mut().find(|(n, _)| n == name) {
+                if let Some(r) = parsed.iter_mut().find(|(n, _, _)| n == name) {
                     r.1 = d;
+                }
+            } else if let Some(name) = current.as_ref() {
+                // Expression lines: range selectors `[1m]` (subquery steps `[5m:30s]` count
+                // their range).
+                let mut rest = t;
+                while let Some(i) = rest.find('[') {
+                    let after = &rest[i + 1..];
+                    let Some(j) = after.find(']') else { break };
+                    let range = after[..j].split(':').next().unwrap_or("");
+                    if let Some(d) = duration(range)
+                        && let Some(r) = parsed.iter_mut().find(|(n, _, _)| n == name)
+                    {
+                        r.2 = r.2.max(d);
+                    }
+                    rest = &after[j + 1..];
                 }
             }
         }
@@ -198,13 +224,14 @@ impl MonitoringConfig {
 
     /// The budget of the alert named `alert`.
     pub fn budget(&self, alert: &str) -> Result<DetectionBudget, BudgetError> {
-        let (_, pending) = self
+        let (_, pending, window) = self
             .rules
             .iter()
-            .find(|(n, _)| n == alert)
+            .find(|(n, _, _)| n == alert)
             .ok_or_else(|| BudgetError::NoSuchAlert(alert.to_owned()))?;
         Ok(DetectionBudget {
             pending: *pending,
+            window: *window,
             scrape_interval: self.scrape_interval,
             scrape_timeout: self.scrape_timeout,
             evaluation_interval: self.evaluation_interval,
@@ -273,6 +300,10 @@ groups:
         expr: |
           x > 1
         for: 1m   # a minute
+      - alert: Rated
+        expr: |
+          rate(e[1m]) / rate(t[30s]) > 0.05
+        for: 1m
       - alert: Instant
         expr: y > 1
 "#;
@@ -294,6 +325,9 @@ groups:
             "for 10s + scrape 5s + timeout 5s + 2 × evaluation 5s + group_wait 1s = 31s"
         );
         assert_eq!(c.budget("Slow").unwrap().total(), Duration::from_secs(81));
+        let rated = c.budget("Rated").unwrap();
+        assert_eq!(rated.window, Duration::from_secs(60), "the longest range");
+        assert_eq!(rated.total(), Duration::from_secs(141));
         assert_eq!(c.budget("Instant").unwrap().pending, Duration::ZERO);
         assert_eq!(
             c.budget("Nope").unwrap_err(),
@@ -343,8 +377,8 @@ groups:
             ("VaultSealed", 31),
             ("DiskNearlyFull", 81),
             ("CertificateExpiringSoon", 81),
-            ("JanusGraphHighErrorRate", 81),
-            ("JanusGraphHighLatency", 81),
+            ("JanusGraphHighErrorRate", 141),
+            ("JanusGraphHighLatency", 141),
         ] {
             assert_eq!(
                 c.budget(alert).unwrap().total(),
