@@ -330,6 +330,18 @@ impl VaultClient {
             })
     }
 
+    /// Vault's whole answer to a KV v2 read of `mount/name`.
+    async fn kv_read(&self, token: &Secret, mount: &str, name: &str) -> Result<Value, VaultError> {
+        self.call(
+            reqwest::Method::GET,
+            &format!("{mount}/data/{name}"),
+            Some(token),
+            None,
+            &format!("reading {mount}/{name}"),
+        )
+        .await
+    }
+
     /// Reads one key of a KV v2 secret.
     pub async fn kv_get(
         &self,
@@ -338,15 +350,7 @@ impl VaultClient {
         name: &str,
         key: &str,
     ) -> Result<Secret, VaultError> {
-        let v = self
-            .call(
-                reqwest::Method::GET,
-                &format!("{mount}/data/{name}"),
-                Some(token),
-                None,
-                &format!("reading {mount}/{name}"),
-            )
-            .await?;
+        let v = self.kv_read(token, mount, name).await?;
         v["data"]["data"][key]
             .as_str()
             .map(|s| Secret::from_string(s.to_owned()))
@@ -364,15 +368,7 @@ impl VaultClient {
         mount: &str,
         name: &str,
     ) -> Result<usize, VaultError> {
-        let v = self
-            .call(
-                reqwest::Method::GET,
-                &format!("{mount}/data/{name}"),
-                Some(token),
-                None,
-                &format!("reading {mount}/{name}"),
-            )
-            .await?;
+        let v = self.kv_read(token, mount, name).await?;
         v["data"]["data"]
             .as_object()
             .map(|m| m.len())

@@ -390,15 +390,7 @@ impl RunningStack {
         self.secrets.unseal_key = keys.unseal_key;
         let root = &self.secrets.root_token;
         // Raft elects itself leader shortly after unseal; writes fail until then.
-        wait_for("vault", "leadership", Duration::from_secs(30), || async {
-            let h = v.health().await.map_err(|e| e.to_string())?;
-            if h["sealed"] == false && h["standby"] == false {
-                Ok(())
-            } else {
-                Err(format!("health: {h}"))
-            }
-        })
-        .await?;
+        wait_for_vault_leader(&v).await?;
         wait_for("vault", "KV v2 mount", Duration::from_secs(30), || async {
             v.mount_kv2(root, KV_MOUNT).await.map_err(|e| e.to_string())
         })
@@ -1390,6 +1382,22 @@ where
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_millis(500));
     }
+}
+
+/// Waits until Vault is unsealed and active: raft elects itself leader shortly after unseal, and
+/// writes fail until then.
+pub(super) async fn wait_for_vault_leader(
+    v: &crate::secrets::VaultClient,
+) -> Result<(), StackError> {
+    wait_for("vault", "leadership", Duration::from_secs(30), || async {
+        let h = v.health().await.map_err(|e| e.to_string())?;
+        if h["sealed"] == false && h["standby"] == false {
+            Ok(())
+        } else {
+            Err(format!("health: {h}"))
+        }
+    })
+    .await
 }
 
 #[cfg(test)]

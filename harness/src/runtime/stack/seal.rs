@@ -40,15 +40,7 @@ impl RunningStack {
                 last: "still sealed after the unseal key was given".into(),
             });
         }
-        wait_for("vault", "leadership", Duration::from_secs(30), || async {
-            let h = v.health().await.map_err(|e| e.to_string())?;
-            if h["sealed"] == false && h["standby"] == false {
-                Ok(())
-            } else {
-                Err(format!("health: {h}"))
-            }
-        })
-        .await?;
+        super::wait_for_vault_leader(&v).await?;
         Ok(t.elapsed())
     }
 }
